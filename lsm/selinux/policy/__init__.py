@@ -1,0 +1,1 @@
+"""Policy front ends: the checkpolicy-compatible source compiler and the binary policy reader."""

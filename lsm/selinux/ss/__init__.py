@@ -1,0 +1,1 @@
+"""The SELinux security server: policydb, decisions (``services``), SIDs, MLS, booleans."""
