@@ -1,0 +1,129 @@
+"""Linux's numeric constants (x86_64 values), exported by name from :mod:`kernel_sim`."""
+
+from __future__ import annotations
+
+# --- errno: the host's errno module has Linux's values on Linux; pin the ones we use --------
+EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC = 1, 2, 3, 4, 5, 6, 7, 8
+EBADF, ECHILD, EAGAIN, ENOMEM, EACCES, EFAULT = 9, 10, 11, 12, 13, 14
+EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL = 16, 17, 18, 19, 20, 21, 22
+ENFILE, EMFILE, ENOTTY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE = (
+    23, 24, 25, 27, 28, 29, 30, 31, 32)
+ERANGE, ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP = 34, 36, 38, 39, 40
+ENOMSG, EIDRM = 42, 43
+ENODATA = 61
+EOVERFLOW = 75
+ENOTSOCK, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT = 88, 89, 90, 91, 92
+EPROTONOSUPPORT, ESOCKTNOSUPPORT, EOPNOTSUPP, EAFNOSUPPORT = 93, 94, 95, 97
+EADDRINUSE, EADDRNOTAVAIL, ECONNRESET, EISCONN, ENOTCONN = 98, 99, 104, 106, 107
+ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED = 109, 110, 111
+
+# --- open(2) ----------------------------------------------------------------------------------
+O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE = 0, 1, 2, 3
+O_CREAT = 0o100
+O_EXCL = 0o200
+O_NOCTTY = 0o400
+O_TRUNC = 0o1000
+O_APPEND = 0o2000
+O_NONBLOCK = 0o4000
+O_DIRECTORY = 0o200000
+O_NOFOLLOW = 0o400000
+O_CLOEXEC = 0o2000000
+O_DIRECT = 0o40000
+
+# --- fcntl(2) -----------------------------------------------------------------------------------
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_SETOWN, F_GETOWN = 8, 9
+F_DUPFD_CLOEXEC = 1030
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+FD_CLOEXEC = 1
+
+# --- file types and modes ---------------------------------------------------------------------
+S_IFMT = 0o170000
+S_IFSOCK = 0o140000
+S_IFLNK = 0o120000
+S_IFREG = 0o100000
+S_IFBLK = 0o060000
+S_IFDIR = 0o040000
+S_IFCHR = 0o020000
+S_IFIFO = 0o010000
+S_ISUID, S_ISGID, S_ISVTX = 0o4000, 0o2000, 0o1000
+
+# access masks (``MAY_*``) used by inode_permission / file_permission
+MAY_EXEC, MAY_WRITE, MAY_READ, MAY_APPEND, MAY_ACCESS, MAY_OPEN = 1, 2, 4, 8, 16, 32
+MAY_CHDIR, MAY_NOT_BLOCK = 64, 128
+
+# --- pipes --------------------------------------------------------------------------------
+PIPE_BUF = 4096
+PIPE_DEF_BUFFERS = 16
+PAGE_SIZE = 4096
+PIPE_CAPACITY = PIPE_DEF_BUFFERS * PAGE_SIZE
+
+# --- signals --------------------------------------------------------------------------------
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
+SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM = 9, 10, 11, 12, 13, 14, 15
+SIGSTKFLT, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU = 16, 17, 18, 19, 20, 21, 22
+SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS = (
+    23, 24, 25, 26, 27, 28, 29, 30, 31)
+SIGRTMIN, SIGRTMAX = 34, 64
+NSIG = 65
+SIG_DFL = "SIG_DFL"
+SIG_IGN = "SIG_IGN"
+SA_RESTART = 0x10000000
+SA_NOCLDWAIT = 0x00000002
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+
+# --- wait --------------------------------------------------------------------------------
+WNOHANG, WUNTRACED, WCONTINUED = 1, 2, 8
+WSTOPPED = WUNTRACED
+P_ALL = 0
+
+# --- ptrace --------------------------------------------------------------------------------
+PTRACE_TRACEME, PTRACE_PEEKTEXT, PTRACE_PEEKDATA = 0, 1, 2
+PTRACE_POKETEXT, PTRACE_POKEDATA = 4, 5
+PTRACE_CONT, PTRACE_KILL = 7, 8
+PTRACE_ATTACH, PTRACE_DETACH = 16, 17
+PTRACE_SEIZE = 0x4206
+PTRACE_MODE_READ, PTRACE_MODE_ATTACH = 0x01, 0x02
+PTRACE_MODE_NOAUDIT = 0x04
+PTRACE_MODE_FSCREDS, PTRACE_MODE_REALCREDS = 0x08, 0x10
+
+# --- clone --------------------------------------------------------------------------------
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD = (
+    0x100, 0x200, 0x400, 0x800, 0x10000)
+
+# --- System V IPC ---------------------------------------------------------------------------------
+IPC_PRIVATE = 0
+IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
+SEM_UNDO = 0x1000
+GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
+SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
+SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
+SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
+
+# --- mmap --------------------------------------------------------------------------------
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+
+# --- sockets --------------------------------------------------------------------------------
+AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6 = 0, 1, 2, 10
+AF_LOCAL = AF_UNIX
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
+SOCK_NONBLOCK, SOCK_CLOEXEC = O_NONBLOCK, O_CLOEXEC
+IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP = 0, 6, 17
+SOL_SOCKET = 1
+SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF = 2, 3, 4, 7, 8
+SO_PASSCRED, SO_PEERCRED, SO_PEERSEC, SO_PASSSEC = 16, 17, 31, 34
+SCM_RIGHTS, SCM_CREDENTIALS, SCM_SECURITY = 1, 2, 3
+SCM_MAX_FD = 253
+MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC = 1, 2, 4, 8, 0x20
+MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC = (
+    0x40, 0x80, 0x100, 0x4000, 0x40000000)
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+
+# --- futex --------------------------------------------------------------------------------
+FUTEX_WAIT, FUTEX_WAKE = 0, 1

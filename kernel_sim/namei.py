@@ -1,0 +1,130 @@
+"""Path lookup and permission checks (Linux ``fs/namei.c``): DAC first, then the LSM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kernel_sim import constants as c
+from kernel_sim.caps import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+from kernel_sim.errors import SyscallError
+from kernel_sim.vfs import Dentry, Inode, split_path
+
+if TYPE_CHECKING:
+    from kernel_sim.task import Task
+
+MAX_NAME = 255
+MAX_PATH = 4096
+
+
+def generic_permission(task: Task, inode: Inode, mask: int) -> int:
+    """Mode bits, then CAP_DAC_READ_SEARCH / CAP_DAC_OVERRIDE as Linux orders them."""
+    cred = task.cred
+    mode = inode.mode
+    if cred.fsuid == inode.uid:
+        bits = (mode >> 6) & 7
+    elif cred.in_group(inode.gid):
+        bits = (mode >> 3) & 7
+    else:
+        bits = mode & 7
+    want = mask & (c.MAY_READ | c.MAY_WRITE | c.MAY_EXEC)
+    if want & ~bits == 0:
+        return 0
+    k = task.kernel
+    if inode.is_dir():
+        if not mask & c.MAY_WRITE and k.capable(task, CAP_DAC_READ_SEARCH):
+            return 0
+        if k.capable(task, CAP_DAC_OVERRIDE):
+            return 0
+        return -c.EACCES
+    if want == c.MAY_READ and k.capable(task, CAP_DAC_READ_SEARCH):
+        return 0
+    if (not want & c.MAY_EXEC or mode & 0o111) and k.capable(task, CAP_DAC_OVERRIDE):
+        return 0
+    return -c.EACCES
+
+
+def inode_permission(task: Task, inode: Inode, mask: int) -> int:
+    """``inode_permission``: DAC, and only if it passes, ``security_inode_permission``."""
+    rc = generic_permission(task, inode, mask)
+    if rc:
+        return rc
+    return task.kernel.security.inode_permission(inode, mask)
+
+
+def check(rc: int) -> None:
+    if rc:
+        raise SyscallError(-rc)
+
+
+def _start(task: Task, path: str) -> Inode:
+    if not isinstance(path, str):
+        raise SyscallError(c.EFAULT)
+    if path == "":
+        raise SyscallError(c.ENOENT)
+    if len(path) >= MAX_PATH:
+        raise SyscallError(c.ENAMETOOLONG)
+    return task.kernel.root if path.startswith("/") else task.process.cwd
+
+
+def _step(task: Task, node: Inode, name: str) -> Inode:
+    if not node.is_dir():
+        raise SyscallError(c.ENOTDIR)
+    check(inode_permission(task, node, c.MAY_EXEC))
+    if name == "..":
+        return node.parent or node
+    if len(name) > MAX_NAME:
+        raise SyscallError(c.ENAMETOOLONG)
+    assert node.children is not None
+    child = node.children.get(name)
+    if child is None:
+        raise SyscallError(c.ENOENT)
+    return child
+
+
+def lookup(task: Task, path: str) -> Inode:
+    """Resolve ``path`` to an inode, checking search permission on every directory."""
+    node = _start(task, path)
+    for name in split_path(path):
+        node = _step(task, node, name)
+    if path.endswith("/") and not node.is_dir():
+        raise SyscallError(c.ENOTDIR)
+    return node
+
+
+def lookup_parent(task: Task, path: str) -> Dentry:
+    """Resolve all but the last component; the result's ``inode`` is None if it is absent."""
+    node = _start(task, path)
+    parts = split_path(path)
+    if not parts:
+        raise SyscallError(c.EEXIST)  # "/" itself
+    for name in parts[:-1]:
+        node = _step(task, node, name)
+    if not node.is_dir():
+        raise SyscallError(c.ENOTDIR)
+    last = parts[-1]
+    if last == "..":
+        raise SyscallError(c.EEXIST)
+    if len(last) > MAX_NAME:
+        raise SyscallError(c.ENAMETOOLONG)
+    assert node.children is not None
+    return Dentry(last, node, node.children.get(last))
+
+
+def may_create(task: Task, dentry: Dentry) -> None:
+    """Write and search permission on the parent (``may_create``)."""
+    if dentry.inode is not None:
+        raise SyscallError(c.EEXIST)
+    check(inode_permission(task, dentry.parent, c.MAY_WRITE | c.MAY_EXEC))
+
+
+def may_delete(task: Task, dentry: Dentry) -> None:
+    """Permission to remove ``dentry``: parent write+search, then the sticky-directory rule."""
+    victim = dentry.inode
+    if victim is None:
+        raise SyscallError(c.ENOENT)
+    parent = dentry.parent
+    check(inode_permission(task, parent, c.MAY_WRITE | c.MAY_EXEC))
+    fsuid = task.cred.fsuid
+    if (parent.mode & c.S_ISVTX and fsuid not in (victim.uid, parent.uid)
+            and not task.kernel.capable(task, CAP_FOWNER)):
+        raise SyscallError(c.EPERM)

@@ -1,0 +1,86 @@
+"""The system-call boundary: one wrapper that every syscall method goes through.
+
+It sets ``current`` for the LSM hooks, runs the syscall body (a generator that may block),
+turns an interrupted sleep into a restart or EINTR as Linux's ``ERESTARTSYS`` /
+``ERESTARTNOHAND`` rules say, charges the syscall's simulated cost, delivers pending signals on
+the way back to the program and raises :class:`SyscallError` for a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kernel_sim import constants as c
+from kernel_sim.errors import SyscallError
+
+if TYPE_CHECKING:
+    from kernel_sim.task import Task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RESTART_SYS = "sys"  # restart unless a handler without SA_RESTART ran
+RESTART_NOHAND = "nohand"  # restart only if no handler ran (pause, sigsuspend)
+RESTART_NEVER = "never"  # always EINTR
+
+
+class Interrupted(Exception):
+    """A sleeping task was woken by a signal (raised inside syscall bodies only)."""
+
+
+def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None = None) -> Any:
+    """Decorate a syscall body ``def read(self, fd, n)`` (a generator function)."""
+
+    def deco(body: F) -> F:
+        sysname = name or body.__name__
+
+        @functools.wraps(body)
+        def wrapper(self: Task, *args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            return _run_syscall(self, sysname, body, args, kwargs, restart)
+
+        wrapper.__syscall__ = sysname  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    if fn is not None:
+        return deco(fn)
+    return deco
+
+
+def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], restart: str) -> Generator[Any, Any, Any]:
+    kernel = task.kernel
+    kernel.security.current = task
+    tracer = kernel.tracer
+    if tracer is not None:
+        tracer.enter(task, name, args, kwargs)
+    err = 0
+    result: Any = None
+    while True:
+        task.in_syscall = name
+        try:
+            result = yield from body(task, *args, **kwargs)
+            break
+        except Interrupted:
+            handled, all_restart = yield from task.handle_signals()
+            if not handled or (restart == RESTART_SYS and all_restart):
+                if restart != RESTART_NEVER:
+                    kernel.security.current = task
+                    continue
+            err = c.EINTR
+            break
+        except SyscallError as e:
+            err = e.errno or c.EINVAL
+            break
+    task.in_syscall = None
+    audit = kernel.audit_hook
+    if audit is not None:
+        audit(task, name, args, -err if err else result)
+    yield kernel.env.timeout(kernel.costs.get(name, kernel.default_cost))
+    if tracer is not None:
+        tracer.exit(task, name, args, kwargs, result, err)
+    if task.process.group_exit is not None or task.killed or task.has_pending():
+        yield from task.handle_signals()
+    if err:
+        raise SyscallError(err, name)
+    return result

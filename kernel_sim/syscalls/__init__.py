@@ -1,0 +1,1 @@
+"""System calls, grouped by family as mixins of :class:`kernel_sim.task.Task`."""

@@ -1,0 +1,356 @@
+"""File system calls: open/read/write/close, dup, fcntl, unlink, mkfifo, stat, chmod, pipes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+
+from kernel_sim import constants as c
+from kernel_sim import namei
+from kernel_sim.caps import CAP_CHOWN, CAP_FOWNER, CAP_SYS_RESOURCE
+from kernel_sim.errors import SyscallError
+from kernel_sim.namei import check
+from kernel_sim.syscall import syscall
+from kernel_sim.vfs import FMODE_READ, FMODE_WRITE, FileOps, acc_mode
+
+if TYPE_CHECKING:
+    from kernel_sim.kernel import Kernel
+    from kernel_sim.task import Task
+    from kernel_sim.vfs import File, Inode
+
+
+@frozen
+class StatResult:
+    """What stat(2) returns, with ``os.stat_result``'s field names."""
+
+    st_mode: int
+    st_ino: int
+    st_dev: str
+    st_nlink: int
+    st_uid: int
+    st_gid: int
+    st_size: int
+    st_mtime: float
+    st_ctime: float
+
+
+def _stat(inode: Inode) -> StatResult:
+    return StatResult(inode.mode, inode.ino, inode.sb.dev, inode.nlink, inode.uid, inode.gid,
+                      inode.size, inode.mtime, inode.ctime)
+
+
+class RegularOps(FileOps):
+    """Regular files: bytes in memory, read and written at the file position."""
+
+    kind = "regular"
+
+    def read(self, task: Task, file: File, n: int) -> Any:
+        data = file.inode.data or bytearray()
+        out = bytes(data[file.pos:file.pos + max(n, 0)])
+        file.pos += len(out)
+        return out
+        yield
+
+    def write(self, task: Task, file: File, data: bytes) -> Any:
+        inode = file.inode
+        if inode.data is None:
+            inode.data = bytearray()
+        buf = inode.data
+        if file.flags & c.O_APPEND:
+            file.pos = len(buf)
+        end = file.pos + len(data)
+        if len(buf) < file.pos:
+            buf.extend(bytes(file.pos - len(buf)))
+        buf[file.pos:end] = data
+        file.pos = end
+        inode.mtime = task.kernel.env.now
+        return len(data)
+        yield
+
+
+REGULAR_OPS = RegularOps()
+
+
+class FileSyscalls:
+    __slots__ = ()
+    kernel: Kernel
+
+    # -- open / close --------------------------------------------------------------------------
+    @syscall
+    def open(self: Task, path: str, flags: int = c.O_RDONLY, mode: int = 0o777) -> Any:
+        k = self.kernel
+        if flags & c.O_CREAT:
+            dentry = namei.lookup_parent(self, path)
+            inode = dentry.inode
+            if inode is None:
+                namei.may_create(self, dentry)
+                fmode = c.S_IFREG | (mode & 0o7777 & ~self.process.umask)
+                check(k.security.inode_create(dentry.parent, dentry, fmode))
+                inode = k.create_inode(self, dentry, fmode)
+                inode.data = bytearray()
+                created = True
+            elif flags & c.O_EXCL:
+                raise SyscallError(c.EEXIST)
+            else:
+                created = False
+        else:
+            inode = namei.lookup(self, path)
+            created = False
+        if inode.is_dir() and flags & c.O_ACCMODE != c.O_RDONLY:
+            raise SyscallError(c.EISDIR)
+        if flags & c.O_DIRECTORY and not inode.is_dir():
+            raise SyscallError(c.ENOTDIR)
+        if inode.is_sock():
+            raise SyscallError(c.ENXIO)
+        if not created:  # a file we just created is opened without a permission check
+            check(namei.inode_permission(self, inode, acc_mode(flags)))
+        if inode.is_reg() and flags & c.O_TRUNC and flags & c.O_ACCMODE != c.O_RDONLY:
+            check(k.security.inode_setattr(k.dentry_of(inode), {"size": 0}))
+            if inode.data is not None:
+                inode.data.clear()
+        ops: FileOps = REGULAR_OPS
+        if inode.is_fifo():
+            from kernel_sim.pipe import PIPE_OPS
+
+            ops = PIPE_OPS
+        file = k.alloc_file(self, inode, flags, ops)
+        rc = k.security.file_open(file)
+        if rc:
+            k.fput(file)
+            raise SyscallError(-rc)
+        if inode.is_fifo():
+            from kernel_sim.pipe import fifo_open
+
+            try:
+                yield from fifo_open(self, file)
+            except BaseException:
+                file.ops = REGULAR_OPS  # the half-open FIFO was undone by fifo_open
+                k.fput(file)
+                raise
+        try:
+            return self.process.files.alloc(file, bool(flags & c.O_CLOEXEC))
+        except SyscallError:
+            k.fput(file)
+            raise
+
+    @syscall
+    def close(self: Task, fd: int) -> Any:
+        self.process.files.close(fd)
+        return 0
+        yield
+
+    # -- read / write --------------------------------------------------------------------------
+    @syscall
+    def read(self: Task, fd: int, n: int) -> Any:
+        file = self.process.files.get(fd)
+        if not file.f_mode & FMODE_READ:
+            raise SyscallError(c.EBADF)
+        if file.inode.is_dir():
+            raise SyscallError(c.EISDIR)
+        check(self.kernel.security.file_permission(file, c.MAY_READ))
+        return (yield from file.ops.read(self, file, n))
+
+    @syscall
+    def write(self: Task, fd: int, data: bytes) -> Any:
+        file = self.process.files.get(fd)
+        if not file.f_mode & FMODE_WRITE:
+            raise SyscallError(c.EBADF)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise SyscallError(c.EFAULT)
+        check(self.kernel.security.file_permission(file, c.MAY_WRITE))
+        return (yield from file.ops.write(self, file, data))
+
+    # -- descriptors ---------------------------------------------------------------------------
+    @syscall
+    def dup(self: Task, fd: int) -> Any:
+        files = self.process.files
+        file = files.get(fd)
+        file.count += 1
+        try:
+            return files.alloc(file)
+        except SyscallError:
+            file.count -= 1
+            raise
+        yield
+
+    @syscall
+    def dup2(self: Task, oldfd: int, newfd: int) -> Any:
+        files = self.process.files
+        file = files.get(oldfd)
+        if not 0 <= newfd < files.max_fds:
+            raise SyscallError(c.EBADF)
+        if oldfd == newfd:
+            return newfd
+        file.count += 1
+        files.install(newfd, file)
+        return newfd
+        yield
+
+    @syscall
+    def fcntl(self: Task, fd: int, cmd: int, arg: int = 0) -> Any:
+        files = self.process.files
+        file = files.get(fd)
+        check(self.kernel.security.file_fcntl(file, cmd, arg))
+        if cmd in (c.F_DUPFD, c.F_DUPFD_CLOEXEC):
+            file.count += 1
+            try:
+                return files.alloc(file, cmd == c.F_DUPFD_CLOEXEC, lowest=arg)
+            except SyscallError:
+                file.count -= 1
+                raise
+        if cmd == c.F_GETFD:
+            return c.FD_CLOEXEC if fd in files.cloexec else 0
+        if cmd == c.F_SETFD:
+            if arg & c.FD_CLOEXEC:
+                files.cloexec.add(fd)
+            else:
+                files.cloexec.discard(fd)
+            return 0
+        if cmd == c.F_GETFL:
+            return file.flags
+        if cmd == c.F_SETFL:
+            changeable = c.O_APPEND | c.O_NONBLOCK | c.O_DIRECT
+            file.flags = (file.flags & ~changeable) | (arg & changeable)
+            return 0
+        if cmd in (c.F_GETPIPE_SZ, c.F_SETPIPE_SZ):
+            pipe = file.private if file.ops.kind == "pipe" else None
+            if pipe is None:
+                raise SyscallError(c.EBADF)
+            if cmd == c.F_GETPIPE_SZ:
+                return pipe.capacity
+            size = max(int(arg), c.PAGE_SIZE)
+            pages = 1
+            while pages * c.PAGE_SIZE < size:
+                pages *= 2
+            size = pages * c.PAGE_SIZE
+            if size > 1048576 and not self.kernel.capable(self, CAP_SYS_RESOURCE):
+                raise SyscallError(c.EPERM)
+            if size < len(pipe.buf):
+                raise SyscallError(c.EBUSY)
+            pipe.capacity = size
+            pipe.wr_wait.wake_all()
+            return size
+        raise SyscallError(c.EINVAL)
+        yield
+
+    # -- pipes --------------------------------------------------------------------------------
+    @syscall
+    def pipe(self: Task) -> Any:
+        return self.kernel.do_pipe(self, 0)
+        yield
+
+    @syscall
+    def pipe2(self: Task, flags: int) -> Any:
+        return self.kernel.do_pipe(self, flags)
+        yield
+
+    # -- names --------------------------------------------------------------------------------
+    @syscall
+    def mkfifo(self: Task, path: str, mode: int = 0o666) -> Any:
+        k = self.kernel
+        dentry = namei.lookup_parent(self, path)
+        namei.may_create(self, dentry)
+        fmode = c.S_IFIFO | (mode & 0o7777 & ~self.process.umask)
+        check(k.security.inode_mknod(dentry.parent, dentry, fmode, 0))
+        k.create_inode(self, dentry, fmode)
+        return 0
+        yield
+
+    @syscall
+    def mkdir(self: Task, path: str, mode: int = 0o777) -> Any:
+        k = self.kernel
+        dentry = namei.lookup_parent(self, path)
+        namei.may_create(self, dentry)
+        fmode = c.S_IFDIR | (mode & 0o7777 & ~self.process.umask)
+        check(k.security.inode_mkdir(dentry.parent, dentry, fmode))
+        k.create_inode(self, dentry, fmode)
+        return 0
+        yield
+
+    @syscall
+    def unlink(self: Task, path: str) -> Any:
+        k = self.kernel
+        dentry = namei.lookup_parent(self, path)
+        if dentry.inode is not None and dentry.inode.is_dir():
+            raise SyscallError(c.EISDIR)
+        namei.may_delete(self, dentry)
+        check(k.security.inode_unlink(dentry.parent, dentry))
+        k.remove_name(dentry)
+        return 0
+        yield
+
+    @syscall
+    def stat(self: Task, path: str) -> Any:
+        inode = namei.lookup(self, path)
+        check(self.kernel.security.inode_getattr(self.kernel.dentry_of(inode)))
+        return _stat(inode)
+        yield
+
+    @syscall
+    def fstat(self: Task, fd: int) -> Any:
+        file = self.process.files.get(fd)
+        check(self.kernel.security.inode_getattr(self.kernel.dentry_of(file.inode)))
+        return _stat(file.inode)
+        yield
+
+    @syscall
+    def chmod(self: Task, path: str, mode: int) -> Any:
+        k = self.kernel
+        inode = namei.lookup(self, path)
+        if self.cred.fsuid != inode.uid and not k.capable(self, CAP_FOWNER):
+            raise SyscallError(c.EPERM)
+        check(k.security.inode_setattr(k.dentry_of(inode), {"mode": mode & 0o7777}))
+        inode.mode = (inode.mode & c.S_IFMT) | (mode & 0o7777)
+        inode.ctime = k.env.now
+        return 0
+        yield
+
+    @syscall
+    def chown(self: Task, path: str, uid: int, gid: int) -> Any:
+        k = self.kernel
+        inode = namei.lookup(self, path)
+        cred = self.cred
+        new_uid = inode.uid if uid == -1 else uid
+        new_gid = inode.gid if gid == -1 else gid
+        if new_uid != inode.uid and not k.capable(self, CAP_CHOWN):
+            raise SyscallError(c.EPERM)
+        if new_gid != inode.gid and not (
+            (cred.fsuid == inode.uid and cred.in_group(new_gid)) or k.capable(self, CAP_CHOWN)
+        ):
+            raise SyscallError(c.EPERM)
+        check(k.security.inode_setattr(k.dentry_of(inode), {"uid": new_uid, "gid": new_gid}))
+        inode.uid, inode.gid = new_uid, new_gid
+        inode.mode &= ~(c.S_ISUID | c.S_ISGID) if inode.is_reg() else ~0
+        inode.ctime = k.env.now
+        return 0
+        yield
+
+    @syscall
+    def umask(self: Task, mask: int) -> Any:
+        old = self.process.umask
+        self.process.umask = mask & 0o777
+        return old
+        yield
+
+    @syscall
+    def chdir(self: Task, path: str) -> Any:
+        inode = namei.lookup(self, path)
+        if not inode.is_dir():
+            raise SyscallError(c.ENOTDIR)
+        check(namei.inode_permission(self, inode, c.MAY_EXEC | c.MAY_CHDIR))
+        self.process.cwd = inode
+        return 0
+        yield
+
+    @syscall
+    def getfilecon(self: Task, path: str) -> Any:
+        inode = namei.lookup(self, path)
+        rc = self.kernel.security.inode_getsecurity(inode, "selinux")
+        if isinstance(rc, str):
+            return rc
+        raw = inode.xattrs.get("security.selinux")
+        if raw is None:
+            raise SyscallError(c.ENODATA)
+        return raw.decode()
+        yield

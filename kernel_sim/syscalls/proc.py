@@ -1,0 +1,292 @@
+"""Process system calls: identity, fork/exec/exit/wait, signals, ptrace, LSM attributes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kernel_sim import constants as c
+from kernel_sim.caps import CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_PTRACE
+from kernel_sim.errors import SyscallError, TaskExit
+from kernel_sim.syscall import RESTART_NOHAND, RESTART_SYS, Interrupted, syscall
+
+if TYPE_CHECKING:
+    from kernel_sim.kernel import Kernel
+    from kernel_sim.process import Process
+    from kernel_sim.task import Task
+
+
+def _err(e: int) -> SyscallError:
+    return SyscallError(e)
+
+
+class ProcessSyscalls:
+    __slots__ = ()
+    kernel: Kernel
+    process: Process
+
+    # -- identity ----------------------------------------------------------------------------
+    @syscall
+    def getpid(self: Task) -> Any:
+        return self.process.pid
+        yield
+
+    @syscall
+    def getppid(self: Task) -> Any:
+        parent = self.process.parent
+        return parent.pid if parent is not None else 0
+        yield
+
+    @syscall
+    def gettid(self: Task) -> Any:
+        return self.tid
+        yield
+
+    @syscall
+    def getuid(self: Task) -> Any:
+        return self.cred.uid
+        yield
+
+    @syscall
+    def geteuid(self: Task) -> Any:
+        return self.cred.euid
+        yield
+
+    @syscall
+    def getgid(self: Task) -> Any:
+        return self.cred.gid
+        yield
+
+    @syscall
+    def getegid(self: Task) -> Any:
+        return self.cred.egid
+        yield
+
+    @syscall
+    def setuid(self: Task, uid: int) -> Any:
+        """setuid(2): with CAP_SETUID set every uid, else only the effective one (to r/s uid)."""
+        k = self.kernel
+        old = self.cred
+        new = k.prepare_creds(self)
+        if k.capable(self, CAP_SETUID):
+            new.uid = new.euid = new.suid = new.fsuid = uid
+        elif uid in (old.uid, old.suid):
+            new.euid = new.fsuid = uid
+        else:
+            raise _err(c.EPERM)
+        rc = k.security.task_fix_setuid(new, old, 0)
+        if rc:
+            raise _err(-rc)
+        k.commit_creds(self, new)
+        return 0
+        yield
+
+    @syscall
+    def setgid(self: Task, gid: int) -> Any:
+        k = self.kernel
+        old = self.cred
+        new = k.prepare_creds(self)
+        if k.capable(self, CAP_SETGID):
+            new.gid = new.egid = new.sgid = new.fsgid = gid
+        elif gid in (old.gid, old.sgid):
+            new.egid = new.fsgid = gid
+        else:
+            raise _err(c.EPERM)
+        rc = k.security.task_fix_setgid(new, old, 0)
+        if rc:
+            raise _err(-rc)
+        k.commit_creds(self, new)
+        return 0
+        yield
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @syscall
+    def fork(self: Task, child_prog: Callable[..., Any], *args: Any) -> Any:
+        """fork(): the child runs ``child_prog(p, *args)`` with copies of our state."""
+        return self.kernel.do_fork(self, child_prog, args, thread=False)
+        yield
+
+    @syscall
+    def clone_thread(self: Task, fn: Callable[..., Any], *args: Any) -> Any:
+        """clone(CLONE_VM|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD): returns the new tid."""
+        return self.kernel.do_fork(self, fn, args, thread=True)
+        yield
+
+    @syscall
+    def execve(self: Task, path: str, argv: list[Any] | None = None,
+               envp: dict[str, str] | None = None) -> Any:
+        """Replace the program; returns only on failure."""
+        yield from self.kernel.do_execve(self, path, list(argv or [path]), envp or {})
+
+    @syscall
+    def exit(self: Task, status: int = 0) -> Any:
+        """exit(3)/exit_group(2): end every thread of the process with ``status``."""
+        self.kernel.do_group_exit(self.process, (status & 0xFF) << 8)
+        raise TaskExit(self.process.group_exit or 0)
+        yield
+
+    @syscall(restart=RESTART_SYS)
+    def waitpid(self: Task, pid: int, options: int = 0) -> Any:
+        """waitpid(2) -> (pid, status); (0, 0) with WNOHANG when no child is ready."""
+        return (yield from self.kernel.do_wait(self, pid, options))
+
+    # -- signals -----------------------------------------------------------------------------
+    @syscall
+    def kill(self: Task, pid: int, sig: int) -> Any:
+        return self.kernel.do_kill(self, pid, sig)
+        yield
+
+    @syscall
+    def tgkill(self: Task, tgid: int, tid: int, sig: int) -> Any:
+        return self.kernel.do_tkill(self, tgid, tid, sig)
+        yield
+
+    @syscall
+    def sigaction(self: Task, sig: int, handler: Any, flags: int = 0) -> Any:
+        """Install ``handler`` (SIG_DFL, SIG_IGN or ``handler(p, sig)``); returns the old one."""
+        from kernel_sim.process import SigAction
+
+        if not 1 <= sig < c.NSIG or sig in (c.SIGKILL, c.SIGSTOP):
+            raise _err(c.EINVAL)
+        if handler not in (c.SIG_DFL, c.SIG_IGN) and not callable(handler):
+            raise _err(c.EFAULT)
+        proc = self.process
+        old = proc.sighand.get(sig)
+        if handler == c.SIG_DFL and not flags:
+            proc.sighand.pop(sig, None)
+        else:
+            proc.sighand[sig] = SigAction(handler, flags)
+        if handler == c.SIG_IGN or (handler == c.SIG_DFL and self.kernel.sig_default_ignored(sig)):
+            # POSIX: setting a pending signal to be ignored discards it
+            for t in proc.threads:
+                t.pending[:] = [s for s in t.pending if s != sig]
+            proc.shared_pending[:] = [s for s in proc.shared_pending if s != sig]
+        return old.handler if old is not None else c.SIG_DFL
+        yield
+
+    @syscall
+    def sigprocmask(self: Task, how: int, sigset: set[int] | None = None) -> Any:
+        """how: 0 SIG_BLOCK, 1 SIG_UNBLOCK, 2 SIG_SETMASK; returns the old mask."""
+        old = set(self.blocked)
+        if sigset is not None:
+            s = {x for x in sigset if x not in (c.SIGKILL, c.SIGSTOP)}
+            if how == 0:
+                self.blocked |= s
+            elif how == 1:
+                self.blocked -= s
+            elif how == 2:
+                self.blocked = s
+            else:
+                raise _err(c.EINVAL)
+        return old
+        yield
+
+    @syscall(restart=RESTART_NOHAND)
+    def pause(self: Task) -> Any:
+        """Sleep until a signal handler runs; then fail with EINTR, as pause(2) always does."""
+        while True:
+            yield from self.sleep(self.kernel.env.event())
+
+    @syscall(restart=RESTART_NOHAND)
+    def nanosleep(self: Task, seconds: float) -> Any:
+        if seconds < 0:
+            raise _err(c.EINVAL)
+        env = self.kernel.env
+        deadline = env.now + seconds
+        while env.now < deadline:
+            try:
+                yield from self.sleep(env.timeout(deadline - env.now))
+            except Interrupted:
+                handled, _ = yield from self.handle_signals()
+                if handled:
+                    raise _err(c.EINTR) from None
+        return 0
+
+    # -- ptrace --------------------------------------------------------------------------------
+    @syscall
+    def ptrace(self: Task, request: int, pid: int = 0, addr: int = 0, data: Any = 0) -> Any:
+        return (yield from self.kernel.do_ptrace(self, request, pid, addr, data))
+
+    # -- LSM attributes (/proc/PID/attr/*) -------------------------------------------------------
+    def _getattr(self: Task, target: Task, name: str) -> str:
+        rc = self.kernel.security.getprocattr(target, name)
+        if isinstance(rc, int):
+            raise _err(-rc if rc < 0 else c.EINVAL)
+        return rc
+
+    def _setattr(self: Task, name: str, value: str | None) -> int:
+        rc = self.kernel.security.setprocattr(name, value)
+        if rc < 0:
+            raise _err(-rc)
+        return 0
+
+    @syscall
+    def getcon(self: Task) -> Any:
+        return self._getattr(self, "current")
+        yield
+
+    @syscall
+    def getprevcon(self: Task) -> Any:
+        return self._getattr(self, "prev")
+        yield
+
+    @syscall
+    def getpidcon(self: Task, pid: int) -> Any:
+        proc = self.kernel.processes.get(pid)
+        if proc is None or proc.leader is None:
+            raise _err(c.ESRCH)
+        return self._getattr(proc.leader, "current")
+        yield
+
+    @syscall
+    def setcon(self: Task, context: str) -> Any:
+        return self._setattr("current", context)
+        yield
+
+    @syscall
+    def getexeccon(self: Task) -> Any:
+        return self._getattr(self, "exec")
+        yield
+
+    @syscall
+    def setexeccon(self: Task, context: str | None) -> Any:
+        return self._setattr("exec", context)
+        yield
+
+    @syscall
+    def setfscreatecon(self: Task, context: str | None) -> Any:
+        return self._setattr("fscreate", context)
+        yield
+
+    @syscall
+    def getfscreatecon(self: Task) -> Any:
+        return self._getattr(self, "fscreate")
+        yield
+
+    @syscall
+    def setsockcreatecon(self: Task, context: str | None) -> Any:
+        return self._setattr("sockcreate", context)
+        yield
+
+    @syscall
+    def getsockcreatecon(self: Task) -> Any:
+        return self._getattr(self, "sockcreate")
+        yield
+
+
+def status_str(status: int) -> str:
+    """Human form of a wait status, for traces and reports."""
+    if os.WIFEXITED(status):
+        return f"exited {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        from kernel_sim.signals import signame
+
+        core = " (core dumped)" if os.WCOREDUMP(status) else ""
+        return f"killed by {signame(os.WTERMSIG(status))}{core}"
+    if os.WIFSTOPPED(status):
+        return "stopped"
+    return f"status {status:#x}"
+
+
+__all__ = ["CAP_KILL", "CAP_SYS_PTRACE", "ProcessSyscalls", "status_str"]

@@ -1,0 +1,140 @@
+"""Stacking and dispatch of security hooks (Linux: ``security/security.c``).
+
+:class:`Security` is built once per kernel from an ordered list of modules (``capability``
+first, as ``LSM_ORDER_FIRST``).  For every hook of :mod:`lsm.hookdefs` it exposes an attribute
+of the same name that the kernel calls: ``security.msg_queue_msgsnd(perm, msg, flags)``.
+
+* ``int`` hooks start from the declared default and call each module in order; the **first
+  result that differs from the default ends the walk** and is returned (first denial wins;
+  later modules neither decide nor audit).
+* ``void`` hooks call every module.
+
+The dispatchers are specialised at boot (no module: a constant; one module: its function) so
+the hot path pays nothing for stacking it does not use.  With tracing on, every int-hook
+decision is reported to the tracer with the deciding module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lsm.hookdefs import HOOKS, HookSpec
+from lsm.module import BLOB_KINDS, HookRegistrationError, LsmModule
+
+HookObserver = Callable[[str, tuple[Any, ...], int, str | None], None]
+
+
+def _const(value: int) -> Callable[..., int]:
+    def hook(*_args: Any) -> int:
+        return value
+
+    return hook
+
+
+def _noop(*_args: Any) -> None:
+    return None
+
+
+class Security:
+    """The stacked modules of one kernel and a dispatcher per hook."""
+
+    def __init__(self, modules: Sequence[LsmModule], observer: HookObserver | None = None):
+        exclusive = [m.name for m in modules if m.exclusive]
+        if len(exclusive) > 1:
+            raise HookRegistrationError(
+                f"exclusive LSMs cannot be stacked together: {', '.join(exclusive)}"
+            )
+        names = [m.name for m in modules]
+        if len(set(names)) != len(names):
+            raise HookRegistrationError(f"a module is stacked twice: {names}")
+        self.modules: tuple[LsmModule, ...] = tuple(modules)
+        #: the task making the current system call (Linux's ``current``)
+        self.current: Any = None
+        self._observer = observer
+        tables = []
+        for slot, module in enumerate(self.modules):
+            module.init(self, slot)
+            table = module.hook_table()
+            for hook in table:
+                if hook not in _SPECS:
+                    raise HookRegistrationError(f"{module.name}: unknown hook {hook!r}")
+            for kind in module.blobs:
+                if kind not in BLOB_KINDS:
+                    raise HookRegistrationError(f"{module.name}: unknown blob kind {kind!r}")
+            tables.append(table)
+        for spec in HOOKS:
+            impls = [(m.name, t[spec.name]) for m, t in zip(self.modules, tables, strict=True)
+                     if spec.name in t]
+            setattr(self, spec.name, self._build(spec, impls))
+        self._blob_factories = {
+            kind: tuple(m.blobs.get(kind) for m in self.modules) for kind in BLOB_KINDS
+        }
+        self._needs_blob = {
+            kind: any(f is not None for f in fs) for kind, fs in self._blob_factories.items()
+        }
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def _build(self, spec: HookSpec, impls: list[tuple[str, Callable[..., Any]]]) -> Any:
+        observer = self._observer
+        if spec.kind == "void":
+            if not impls:
+                return _noop
+            if len(impls) == 1:
+                return impls[0][1]
+            fns = tuple(fn for _, fn in impls)
+
+            def call_void_hook(*args: Any) -> None:
+                for fn in fns:
+                    fn(*args)
+
+            return call_void_hook
+
+        default = spec.default
+        name = spec.name
+        if observer is not None:
+            named = tuple(impls)
+
+            def traced_int_hook(*args: Any) -> int:
+                for modname, fn in named:
+                    rc = fn(*args)
+                    if rc != default:
+                        observer(name, args, rc, modname)
+                        return rc
+                observer(name, args, default, None)
+                return default
+
+            return traced_int_hook
+        if not impls:
+            return _const(default)
+        if len(impls) == 1:
+            return impls[0][1]
+        fns = tuple(fn for _, fn in impls)
+
+        def call_int_hook(*args: Any) -> int:
+            for fn in fns:
+                rc = fn(*args)
+                if rc != default:
+                    return rc
+            return default
+
+        return call_int_hook
+
+    # -- blobs ------------------------------------------------------------------------------
+    def alloc_blob(self, kind: str) -> list[Any]:
+        """A fresh composite blob for an object of ``kind``: one slot per stacked module."""
+        if not self._needs_blob[kind]:
+            return []
+        return [f() if f is not None else None for f in self._blob_factories[kind]]
+
+    def module(self, name: str) -> LsmModule | None:
+        for m in self.modules:
+            if m.name == name:
+                return m
+        return None
+
+    def __getattr__(self, name: str) -> Any:  # only reached for undeclared names
+        raise AttributeError(f"no LSM hook or attribute {name!r}")
+
+
+_SPECS = {h.name for h in HOOKS}
