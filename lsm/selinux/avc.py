@@ -96,6 +96,16 @@ class ClassInfo:
         """Class whose i-th permission name is bit ``1 << i`` (policy order = kernel order)."""
         return cls(name, tuple((p, 1 << i) for i, p in enumerate(perm_names)))
 
+    @classmethod
+    def from_policy(
+        cls, name: str, kernel_perms: Sequence[str], policy_bits: Mapping[str, int]
+    ) -> ClassInfo:
+        """Kernel print order (e.g. ``classmap.class_perms``) with the loaded policy's bits.
+
+        Permissions the policy does not define are left out (their bits can never be set).
+        """
+        return cls(name, tuple((p, policy_bits[p]) for p in kernel_perms if p in policy_bits))
+
     def bits(self, *names: str) -> int:
         """Mask for permission names (raises ``KeyError`` for an unknown name)."""
         table = dict(self.perms)
@@ -218,7 +228,7 @@ class AccessVectorCache:
 
     avc_has_perm = has_perm
 
-    def _has_perm_slow(  # noqa: PLR0917 - Linux's argument list
+    def _has_perm_slow(
         self,
         ssid: int,
         tsid: int,
@@ -245,7 +255,7 @@ class AccessVectorCache:
 
     avc_has_perm_noaudit = has_perm_noaudit
 
-    def _noaudit_after_lookup(  # noqa: PLR0917 - Linux's argument list
+    def _noaudit_after_lookup(
         self,
         ssid: int,
         tsid: int,
@@ -271,7 +281,7 @@ class AccessVectorCache:
         self._insert(ssid, tsid, tclass, avd)
         return avd
 
-    def _denied(  # noqa: PLR0917 - Linux's argument list
+    def _denied(
         self, ssid: int, tsid: int, tclass: int, requested: int, flags: int, avd: AvDecision
     ) -> int:
         """``avc_denied``: enforce, or grant in the cache so a permissive denial logs once."""
@@ -283,7 +293,7 @@ class AccessVectorCache:
         return 0
 
     # -- auditing ------------------------------------------------------------------------
-    def avc_audit(  # noqa: PLR0917 - Linux's argument list
+    def avc_audit(
         self,
         ssid: int,
         tsid: int,
@@ -308,7 +318,7 @@ class AccessVectorCache:
 
     audit = avc_audit
 
-    def slow_avc_audit(  # noqa: PLR0917 - Linux's argument list
+    def slow_avc_audit(
         self,
         ssid: int,
         tsid: int,
