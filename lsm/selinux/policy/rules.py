@@ -1,0 +1,362 @@
+"""TE, RBAC, conditional and constraint rules: the second compiler pass.
+
+Rules become kernel avtab entries exactly as libsepol's ``expand`` writes a kernel policy
+(checked with setools on checkpolicy 3.4 output):
+
+* ``allow``/``auditallow``/``dontaudit`` keep attributes as their source/target key, unless a
+  set uses ``*``, ``~`` or a ``-`` exclusion, which expands that set to types; ``self`` is
+  expanded to one ``(t, t)`` entry per source type;
+* ``type_transition``/``type_change``/``type_member``, named transitions, range and role
+  transitions always expand attributes to types;
+* rules with the same key merge (permission union; dontaudit stores the intersection of the
+  complemented masks, the bits that stay audited);
+* ``neverallow`` is checked after everything and is not stored.
+"""
+
+from __future__ import annotations
+
+from attrs import define, field
+
+from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.compile_errors import NeverallowViolation, error
+from lsm.selinux.policy.symbols import Symbols, bit, members
+from lsm.selinux.ss import policydb as P
+
+_AV_KIND = {"allow": P.AVTAB_ALLOWED, "auditallow": P.AVTAB_AUDITALLOW,
+            "dontaudit": P.AVTAB_AUDITDENY}  # fmt: skip
+_TYPE_KIND = {"type_transition": P.AVTAB_TRANSITION, "type_change": P.AVTAB_CHANGE,
+              "type_member": P.AVTAB_MEMBER}  # fmt: skip
+_XPERM_KIND = {"allowxperm": P.AVTAB_XPERMS_ALLOWED, "auditallowxperm": P.AVTAB_XPERMS_AUDITALLOW,
+               "dontauditxperm": P.AVTAB_XPERMS_DONTAUDIT}  # fmt: skip
+_FULL = 0xFFFFFFFF
+_COND_OPS = {"not": P.COND_NOT, "or": P.COND_OR, "and": P.COND_AND, "xor": P.COND_XOR,
+             "==": P.COND_EQ, "!=": P.COND_NEQ}  # fmt: skip
+_CEXPR_OPS = {"==": P.CEXPR_EQ, "!=": P.CEXPR_NEQ, "dom": P.CEXPR_DOM,
+              "domby": P.CEXPR_DOMBY, "incomp": P.CEXPR_INCOMP}  # fmt: skip
+_LEVEL_PAIRS = {("l1", "l2"): P.CEXPR_L1L2, ("l1", "h2"): P.CEXPR_L1H2,
+                ("h1", "l2"): P.CEXPR_H1L2, ("h1", "h2"): P.CEXPR_H1H2,
+                ("l1", "h1"): P.CEXPR_L1H1, ("l2", "h2"): P.CEXPR_L2H2}  # fmt: skip
+_SAME_PAIRS = {("u1", "u2"): P.CEXPR_USER, ("r1", "r2"): P.CEXPR_ROLE,
+               ("t1", "t2"): P.CEXPR_TYPE}  # fmt: skip
+_KIND_ATTR = {"u": P.CEXPR_USER, "r": P.CEXPR_ROLE, "t": P.CEXPR_TYPE}
+_WHICH_ATTR = {"1": 0, "2": P.CEXPR_TARGET, "3": P.CEXPR_XTARGET}
+
+
+@define(slots=True)
+class _Granted:
+    """An allow rule as the neverallow check needs it (types fully expanded)."""
+
+    pos: A.Pos
+    src: int
+    tgt: int
+    self_: bool
+    perms: dict[int, int]
+
+
+@define(slots=True)
+class RuleCompiler:
+    """Second pass: turn rule statements into kernel tables on ``syms.db``."""
+
+    syms: Symbols
+    granted: list[_Granted] = field(factory=list)
+    neverallows: list[A.AvRule] = field(factory=list)
+    type_rule_pos: dict[tuple[int, int, int, int], A.Pos] = field(factory=dict)
+
+    # -- AV rules
+
+    def av_rule(self, rule: A.AvRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
+        """One allow/auditallow/dontaudit (or neverallow, kept for later) statement."""
+        s = self.syms
+        src, _ = s.type_set(rule.src)
+        tgt, has_self = s.type_set(rule.tgt, allow_self=True)
+        masks = {cls.value: s.perm_mask(cls, rule.perms) for cls in s.class_set(rule.classes)}
+        if rule.kind == "neverallow":
+            self.neverallows.append(rule)
+            return
+        spec = _AV_KIND[rule.kind]
+        if spec == P.AVTAB_ALLOWED:
+            self.granted.append(_Granted(rule.pos, s.expand_types(src), s.expand_types(tgt),
+                                         has_self, masks))
+        pairs = [(a, b) for a in members(src) for b in members(tgt)]
+        if has_self:
+            pairs += [(a, a) for a in members(s.expand_types(src))]
+        for cls, mask in masks.items():
+            if not mask:
+                continue
+            for a, b in pairs:
+                key = (a, b, cls, spec)
+                if spec == P.AVTAB_AUDITDENY:
+                    table[key] = int(table.get(key, _FULL)) & (~mask & _FULL)
+                else:
+                    table[key] = int(table.get(key, 0)) | mask
+
+    def xperm_rule(self, rule: A.XpermRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
+        """allowxperm & co. for ``ioctl``: one driver entry for whole drivers, else functions."""
+        if rule.op.text != "ioctl":
+            raise error(rule.op.pos, f"unsupported extended permission kind '{rule.op.text}'")
+        s = self.syms
+        src, _ = s.type_set(rule.src)
+        tgt, has_self = s.type_set(rule.tgt, allow_self=True)
+        classes = s.class_set(rule.classes)
+        if rule.kind == "neverallowxperm":
+            return
+        wanted: set[int] = set()
+        for low, high in rule.xperms:
+            if low > high or high > 0xFFFF:
+                raise error(rule.pos, f"bad ioctl range 0x{low:x}-0x{high:x}")
+            wanted.update(range(low, high + 1))
+        if rule.comp:
+            wanted = set(range(0x10000)) - wanted
+        drivers: dict[int, int] = {}
+        for num in wanted:
+            drivers[num >> 8] = drivers.get(num >> 8, 0) | (1 << (num & 0xFF))
+        full = (1 << 256) - 1
+        whole = sum(1 << d for d, f in drivers.items() if f == full)
+        datums = [P.ExtendedPerms(P.AVTAB_XPERMS_IOCTLDRIVER, 0, whole)] if whole else []
+        datums += [P.ExtendedPerms(P.AVTAB_XPERMS_IOCTLFUNCTION, d, f)
+                   for d, f in sorted(drivers.items()) if f != full]
+        pairs = [(a, b) for a in members(src) for b in members(tgt)]
+        if has_self:
+            pairs += [(a, a) for a in members(s.expand_types(src))]
+        for cls in classes:
+            for a, b in pairs:
+                key = (a, b, cls.value, _XPERM_KIND[rule.kind])
+                old = table.get(key, ())
+                assert isinstance(old, tuple)
+                table[key] = _merge_xperms(old, tuple(datums))
+
+    # -- type rules
+
+    def type_rule(self, rule: A.TypeRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
+        """type_transition / type_change / type_member, plain or named."""
+        s = self.syms
+        src, _ = s.type_set(rule.src, always_expand=True)
+        tgt, has_self = s.type_set(rule.tgt, always_expand=True, allow_self=True)
+        new = s.lookup_type(rule.new)
+        if new.attribute:
+            raise error(rule.new.pos, f"'{rule.new.text}' is an attribute, not a type")
+        pairs = [(a, b) for a in members(src) for b in members(tgt)]
+        if has_self:
+            pairs += [(a, a) for a in members(src)]
+        spec = _TYPE_KIND[rule.kind]
+        for cls in s.class_set(rule.classes):
+            for a, b in pairs:
+                if rule.filename is not None:
+                    fkey = (a, b, cls.value, rule.filename)
+                    old = s.db.filename_trans.get(fkey)
+                    if old is not None and old != new.value:
+                        raise self._conflict(rule, a, b, cls.name, old)
+                    s.db.filename_trans[fkey] = new.value
+                    continue
+                key = (a, b, cls.value, spec)
+                old_t = table.get(key)
+                if old_t is not None and old_t != new.value:
+                    raise self._conflict(rule, a, b, cls.name, int(old_t))
+                table[key] = new.value
+
+    def _conflict(self, rule: A.TypeRule, a: int, b: int, cls: str, old: int) -> Exception:
+        db = self.syms.db
+        return error(rule.pos, f"conflicting {rule.kind} rules for {db.type_name(a)} "
+                               f"{db.type_name(b)}:{cls}: {db.type_name(old)} vs "
+                               f"{rule.new.text}")
+
+    def range_transition(self, rule: A.RangeTransition) -> None:
+        """``range_transition s t[:classes] range`` (class defaults to process)."""
+        s = self.syms
+        src, _ = s.type_set(rule.src, always_expand=True)
+        tgt, _ = s.type_set(rule.tgt, always_expand=True)
+        rng = s.range(rule.range)
+        classes = (s.class_set(rule.classes) if rule.classes is not None
+                   else [s.lookup_class(A.Name("process", rule.pos))])
+        for cls in classes:
+            for a in members(src):
+                for b in members(tgt):
+                    key = (a, b, cls.value)
+                    old = s.db.range_trans.get(key)
+                    if old is not None and old != rng:
+                        raise error(rule.pos, f"conflicting range_transition for "
+                                              f"{s.db.type_name(a)} {s.db.type_name(b)}")
+                    s.db.range_trans[key] = rng
+
+    # -- RBAC
+
+    def role_allow(self, rule: A.RoleAllow) -> None:
+        """``allow r1 r2;``"""
+        s = self.syms
+        for a in members(s.role_set(rule.src)):
+            for b in members(s.role_set(rule.tgt)):
+                s.db.role_allow.add((a, b))
+
+    def role_transition(self, rule: A.RoleTransition) -> None:
+        """``role_transition roles types[:classes] new_role;``"""
+        s = self.syms
+        new = s.lookup_role(rule.new)
+        types, _ = s.type_set(rule.types, always_expand=True)
+        classes = (s.class_set(rule.classes) if rule.classes is not None
+                   else [s.lookup_class(A.Name("process", rule.pos))])
+        seen = {(rt.role, rt.type, rt.tclass): rt.new_role for rt in s.db.role_trans}
+        for r in members(s.role_set(rule.roles)):
+            for t in members(types):
+                for cls in classes:
+                    key = (r, t, cls.value)
+                    if key in seen:
+                        if seen[key] != new.value:
+                            raise error(rule.pos, f"conflicting role_transition for role "
+                                                  f"{s.db.role_name(r)} type {s.db.type_name(t)}")
+                        continue
+                    seen[key] = new.value
+                    s.db.role_trans.append(P.RoleTrans(r, t, cls.value, new.value))
+
+    # -- conditionals
+
+    def cond_expr(self, tree: A.CondTree) -> tuple[P.CondExpr, ...]:
+        """An ``if`` expression in postfix."""
+        if isinstance(tree[0], A.CondLeaf):
+            return (P.CondExpr(P.COND_BOOL, self.syms.lookup_bool(tree[0].name)),)
+        op = _COND_OPS[tree[0]]
+        args = [self.cond_expr(t) for t in tree[1:]]
+        return (*(n for a in args for n in a), P.CondExpr(op))
+
+    def cond_block(self, block: A.CondBlock, nodes: dict[tuple[P.CondExpr, ...], P.CondNode],
+                   ) -> None:
+        """An ``if`` block: same-expression blocks share one node, as in checkpolicy."""
+        expr = self.cond_expr(block.expr)
+        node = nodes.get(expr)
+        if node is None:
+            node = nodes[expr] = P.CondNode(expr)
+            node.cur_state = evaluate_cond(expr, self.syms.db)
+        for rules, target in ((block.true_rules, node.true_list),
+                              (block.false_rules, node.false_list)):
+            table: dict[P.AvtabKey, P.AvtabData] = dict(target)
+            for stmt in rules:
+                if isinstance(stmt, A.AvRule) and stmt.kind != "neverallow":
+                    self.av_rule(stmt, table)
+                elif isinstance(stmt, A.TypeRule) and stmt.filename is None:
+                    self.type_rule(stmt, table)
+                else:
+                    raise error(stmt.pos, "only allow, auditallow, dontaudit and type rules "
+                                          "may appear inside an if block")
+            target[:] = list(table.items())
+
+    # -- constraints
+
+    def constraint(self, stmt: A.ConstrainDef, mls: bool) -> None:
+        """constrain / mlsconstrain / validatetrans / mlsvalidatetrans."""
+        s = self.syms
+        is_mls = stmt.kind.startswith("mls")
+        if is_mls and not mls:
+            raise error(stmt.pos, f"{stmt.kind} in a policy without MLS")
+        vt = stmt.kind.endswith("validatetrans")
+        expr = tuple(self.cexpr(stmt.expr, is_mls, vt))
+        for cls in s.class_set(stmt.classes):
+            if vt:
+                cls.validatetrans.insert(0, P.Constraint(0, expr))
+            else:
+                assert stmt.perms is not None
+                cls.constraints.insert(0, P.Constraint(s.perm_mask(cls, stmt.perms), expr))
+
+    def cexpr(self, tree: A.CondTree, is_mls: bool, vt: bool) -> list[P.ConstraintExpr]:
+        """Postfix form of a constraint expression, checking operand/operator pairs."""
+        head = tree[0]
+        if not isinstance(head, A.CExprAttr):
+            op = {"not": P.CEXPR_NOT, "and": P.CEXPR_AND, "or": P.CEXPR_OR}[head]
+            out = [n for sub in tree[1:] for n in self.cexpr(sub, is_mls, vt)]
+            return [*out, P.ConstraintExpr(op)]
+        leaf = head
+        bad = error(leaf.pos, f"invalid constraint expression '{leaf.left} {leaf.op} "
+                              f"{leaf.right if isinstance(leaf.right, str) else '{names}'}'")
+        op = _CEXPR_OPS[leaf.op]
+        if "3" in leaf.left or (isinstance(leaf.right, str) and "3" in leaf.right):
+            if not vt:
+                raise error(leaf.pos, "u3, r3 and t3 are only valid in validatetrans")
+        if isinstance(leaf.right, str):
+            pair = (leaf.left, leaf.right)
+            if pair in _LEVEL_PAIRS:
+                if not is_mls:
+                    raise error(leaf.pos, "MLS levels (l1, h2, ...) need mlsconstrain")
+                return [P.ConstraintExpr(P.CEXPR_ATTR, _LEVEL_PAIRS[pair], op)]
+            if pair not in _SAME_PAIRS:
+                raise bad
+            attr = _SAME_PAIRS[pair]
+            if attr != P.CEXPR_ROLE and op not in (P.CEXPR_EQ, P.CEXPR_NEQ):
+                raise bad
+            return [P.ConstraintExpr(P.CEXPR_ATTR, attr, op)]
+        kind, which = leaf.left[0], leaf.left[1]
+        if kind not in _KIND_ATTR or op not in (P.CEXPR_EQ, P.CEXPR_NEQ):
+            raise bad
+        attr = _KIND_ATTR[kind] | _WHICH_ATTR[which]
+        ns, s = leaf.right, self.syms
+        type_names = None
+        if kind == "u":
+            names = 0
+            for n in ns.names:
+                names |= bit(s.lookup_user(n).value)
+        elif kind == "r":
+            names = s.role_set(ns)
+        else:
+            names, _ = s.type_set(ns, always_expand=True)
+            written = 0
+            for n in ns.names:
+                written |= bit(s.lookup_type(n).value)
+            negset = s.type_value_bits(ns.neg, False)
+            type_names = P.TypeSet(written, negset, (1 if ns.star else 0) | (2 if ns.comp else 0))
+        return [P.ConstraintExpr(P.CEXPR_NAMES, attr, op, names, type_names)]
+
+    # -- neverallow
+
+    def check_neverallows(self) -> None:
+        """Report the first allow rule that grants what a neverallow forbids (both positions)."""
+        s = self.syms
+        for rule in self.neverallows:
+            src, _ = s.type_set(rule.src, always_expand=True)
+            tgt, nself = s.type_set(rule.tgt, always_expand=True, allow_self=True)
+            masks = {c.value: s.perm_mask(c, rule.perms) for c in s.class_set(rule.classes)}
+            for g in self.granted:
+                both = src & g.src
+                if not both:
+                    continue
+                hit = (g.tgt & tgt) or (g.self_ and both & tgt) or (nself and both & g.tgt) \
+                    or (g.self_ and nself)
+                if not hit:
+                    continue
+                for cls, mask in masks.items():
+                    if g.perms.get(cls, 0) & mask:
+                        cname = s.db.class_name(cls)
+                        perms = " ".join(s.db.perm_names_of(cls, g.perms[cls] & mask)) \
+                            if s.db.classes.at(cls) and s.db.classes.at(cls).all_perms else ""
+                        raise NeverallowViolation(
+                            rule.pos.file, rule.pos.line, rule.pos.col,
+                            f"neverallow violated: the allow rule at {g.pos} grants "
+                            f"{cname} {{ {perms} }} that this neverallow forbids",
+                            allow_at=str(g.pos))
+
+
+def evaluate_cond(expr: tuple[P.CondExpr, ...], db: P.PolicyDB) -> bool:
+    """Evaluate a postfix boolean expression with the booleans' default values."""
+    stack: list[bool] = []
+    for node in expr:
+        if node.expr_type == P.COND_BOOL:
+            b = db.bools.at(node.boolean)
+            stack.append(bool(b and b.state))
+        elif node.expr_type == P.COND_NOT:
+            stack.append(not stack.pop())
+        else:
+            y, x = stack.pop(), stack.pop()
+            stack.append({P.COND_OR: x or y, P.COND_AND: x and y, P.COND_XOR: x != y,
+                          P.COND_EQ: x == y, P.COND_NEQ: x != y}[node.expr_type])
+    return stack[-1]
+
+
+def _merge_xperms(old: tuple[P.ExtendedPerms, ...], new: tuple[P.ExtendedPerms, ...],
+                  ) -> tuple[P.ExtendedPerms, ...]:
+    drivers = 0
+    funcs: dict[int, int] = {}
+    for x in (*old, *new):
+        if x.specified == P.AVTAB_XPERMS_IOCTLDRIVER:
+            drivers |= x.perms
+        else:
+            funcs[x.driver] = funcs.get(x.driver, 0) | x.perms
+    out = [P.ExtendedPerms(P.AVTAB_XPERMS_IOCTLDRIVER, 0, drivers)] if drivers else []
+    out += [P.ExtendedPerms(P.AVTAB_XPERMS_IOCTLFUNCTION, d, f) for d, f in sorted(funcs.items())
+            if not drivers >> d & 1]
+    return tuple(out)
