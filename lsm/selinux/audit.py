@@ -361,6 +361,13 @@ class AuditLog:
         return self.log(AUDIT_AVC, body, info)
 
     # -- other SELinux records (kernel text, current kernels) ------------------------------
+    def log_selinux_err(self, body: str) -> AuditRecord:
+        """A ``SELINUX_ERR`` whose text the security server already formatted.
+
+        Pass this bound method as ``SecurityServer(audit=...)``.
+        """
+        return self.log(AUDIT_SELINUX_ERR, body)
+
     def log_bounds(
         self, scontext: str, tcontext: str, tclass: str, perms: Iterable[str]
     ) -> AuditRecord:
