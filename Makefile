@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kernel-sim run shm-credential-theft
+	$(BIN)/kernel-sim run db-credential-theft
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

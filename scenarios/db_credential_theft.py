@@ -1,0 +1,121 @@
+"""A database hands its credentials to its backup client; the web server is compromised.
+
+Attack: mysqld (uid 27) publishes the database password through a FIFO in /tmp that it
+created world-writable by mistake (mode 0666).  The backup job (uid 27) is meant to read
+it.  httpd (uid 48) has been compromised: it opens the FIFO first and reads the secret.
+
+What DAC does and does not stop: the permission bits *allow* the FIFO theft (the mode says
+anyone may read), while they do stop httpd from reading mysqld's 0600 config file, from
+signalling mysqld and from ptrace-attaching to it (different uid, no capability).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kernel_sim import (
+    EACCES,
+    EPERM,
+    O_RDONLY,
+    O_WRONLY,
+    PTRACE_ATTACH,
+    SIGTERM,
+    Kernel,
+    SyscallError,
+)
+from scenarios.base import Check, Context, Scenario
+
+SECRET = b"db-password=hunter2"
+FIFO = "/tmp/db-creds"
+
+
+def mysqld(p: Any, ctx: Context) -> Any:
+    yield from p.umask(0)
+    yield from p.mkfifo(FIFO, 0o666)  # the mistake: world-readable and -writable
+    fd = yield from p.open(FIFO, O_WRONLY)  # blocks until a reader comes
+    yield from p.write(fd, SECRET)
+    yield from p.close(fd)
+    ctx.note("published", by="mysqld")
+    yield from p.nanosleep(0.01)  # stays up while the others act
+    return 0
+
+
+def backup(p: Any, ctx: Context) -> Any:
+    yield from p.nanosleep(0.002)  # the backup job comes a little late
+    try:
+        fd = yield from p.open(FIFO, O_RDONLY | 0o4000)  # O_NONBLOCK: do not wait forever
+        data = yield from p.read(fd, 100)
+        ctx.note("read", who="backup", data=data)
+    except SyscallError as e:
+        ctx.note("denied", who="backup", op="open fifo", errno=e.errno)
+    return 0
+
+
+def httpd(p: Any, ctx: Context, mysqld_pid: int) -> Any:
+    yield from p.nanosleep(0.001)
+    attempts: list[tuple[str, Any]] = [
+        ("read fifo", lambda: _read_fifo(p)),
+        ("read my.cnf", lambda: _read_file(p, "/etc/mysql/my.cnf")),
+        ("kill mysqld", lambda: p.kill(mysqld_pid, SIGTERM)),
+        ("ptrace mysqld", lambda: p.ptrace(PTRACE_ATTACH, mysqld_pid)),
+    ]
+    for op, attempt in attempts:
+        try:
+            result = yield from attempt()
+            ctx.note("allowed", who="httpd", op=op, data=result)
+        except SyscallError as e:
+            ctx.note("denied", who="httpd", op=op, errno=e.errno)
+    return 0
+
+
+def _read_fifo(p: Any) -> Any:
+    fd = yield from p.open(FIFO, O_RDONLY)
+    data = yield from p.read(fd, 100)
+    yield from p.close(fd)
+    return data
+
+
+def _read_file(p: Any, path: str) -> Any:
+    fd = yield from p.open(path, O_RDONLY)
+    data = yield from p.read(fd, 100)
+    yield from p.close(fd)
+    return data
+
+
+def setup(k: Kernel, ctx: Context) -> None:
+    k.mkdir("/etc/mysql", 0o755, uid=27, gid=27)
+    k.install("/etc/mysql/my.cnf", b"[client]\npassword=hunter2\n", mode=0o600, uid=27, gid=27)
+    ctx.pids["mysqld"] = k.spawn(mysqld, ctx, comm="mysqld", uid=27, gid=27)
+    ctx.pids["backup"] = k.spawn(backup, ctx, comm="backup", uid=27, gid=27)
+    ctx.pids["httpd"] = k.spawn(httpd, ctx, ctx.pids["mysqld"], comm="httpd", uid=48, gid=48)
+
+
+def expect(ctx: Context) -> list[Check]:
+    leaked = [n for n in ctx.find("allowed", who="httpd", op="read fifo")
+              if n.get("data") == SECRET]
+    denied = {n["op"]: n["errno"] for n in ctx.find("denied", who="httpd")}
+    status = ctx.status("mysqld")
+    return [
+        Check("DAC lets httpd read the secret from the world-readable FIFO", bool(leaked),
+              "leaked" if leaked else "not leaked"),
+        Check("DAC stops httpd reading mysqld's 0600 my.cnf (EACCES)",
+              denied.get("read my.cnf") == EACCES, str(denied.get("read my.cnf"))),
+        Check("DAC stops httpd signalling mysqld (EPERM)",
+              denied.get("kill mysqld") == EPERM, str(denied.get("kill mysqld"))),
+        Check("DAC stops httpd ptrace-attaching to mysqld (EPERM)",
+              denied.get("ptrace mysqld") == EPERM, str(denied.get("ptrace mysqld"))),
+        Check("mysqld survives and exits normally",
+              status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+              str(status)),
+    ]
+
+
+SCENARIO = Scenario(
+    name="db-credential-theft",
+    summary="a compromised web server steals the database password from a careless FIFO",
+    primitives=("fifo", "signals", "ptrace", "files"),
+    story=__doc__ or "",
+    setup=setup,
+    expect=expect,
+)
