@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lsm.selinux.audit import AuditLog
 from lsm.selinux.avc import AccessVectorCache, ClassInfo
 from lsm.selinux.ss.avd import ALL_PERMS, AvDecision
 
@@ -75,6 +76,17 @@ def bench(n: int) -> dict[str, object]:
 
     miss_ns = (_best(misses) - _best(miss_loop)) / n
 
+    # the audit bracket every syscall pays when it logs nothing
+    log = AuditLog()
+    begin, end = log.begin_syscall, log.end_syscall
+
+    def brackets() -> None:
+        for _ in range(n):
+            begin(5, "bench")
+            end("read", 0)
+
+    bracket_ns = (_best(brackets) - _best(empty_loop)) / n
+
     # mixed: 64 subjects x 64 targets, Zipf-like reuse, default threshold 512
     rng = random.Random(0)
     avc2 = AccessVectorCache(TrivialServer(), None, classmap)
@@ -90,6 +102,7 @@ def bench(n: int) -> dict[str, object]:
         "ns_per_miss": round(miss_ns, 1),
         "hit_budget_ns": 1000,
         "hit_within_budget": hit_ns <= 1000,
+        "ns_per_quiet_syscall_audit_bracket": round(bracket_ns, 1),
         "mixed_hit_rate": round(st["hits"] / st["lookups"], 4),
         "mixed_stats": st,
         "python": sys.version.split()[0],

@@ -124,6 +124,8 @@ class AuditContext:
 
     in_syscall: bool = False
     serial: int = 0
+    #: simulated time at syscall entry; formatted into ``stamp`` only when a record needs it
+    entry_time: float = 0.0
     stamp: str = ""
     dirty: bool = False
     pid: int = 0
@@ -217,9 +219,12 @@ class AuditLog:
         self._next_serial = self.first_serial
 
     # -- stamps --------------------------------------------------------------------------
-    def _now_stamp(self) -> str:
-        ms = int(self.clock() * 1000 + 1e-6)
+    def _format_stamp(self, now: float) -> str:
+        ms = int(now * 1000 + 1e-6)
         return f"{self.epoch + ms // 1000}.{ms % 1000:03d}"
+
+    def _now_stamp(self) -> str:
+        return self._format_stamp(self.clock())
 
     def _take_serial(self) -> int:
         serial = self._next_serial
@@ -232,6 +237,7 @@ class AuditLog:
         if ctx.in_syscall:
             if not ctx.serial:
                 ctx.serial = self._take_serial()
+                ctx.stamp = self._format_stamp(ctx.entry_time)
             ctx.dirty = True
             return ctx.stamp, ctx.serial
         return self._now_stamp(), self._take_serial()
@@ -253,7 +259,7 @@ class AuditLog:
         ctx.in_syscall = True
         ctx.serial = 0
         ctx.dirty = False
-        ctx.stamp = self._now_stamp()
+        ctx.entry_time = self.clock()
         ctx.pid = pid
         ctx.comm = comm
 

@@ -466,6 +466,36 @@ class AccessVectorCache:
 
     avc_ss_reset = ss_reset
 
+    def policy_loaded(
+        self, seqno: int, auid: int = AUDIT_UNSET, ses: int = AUDIT_UNSET
+    ) -> int:
+        """After a policy load: reset to the new seqno, then the ``MAC_POLICY_LOAD`` record.
+
+        Same order as Linux (``selinux_policy_commit`` notifies the AVC, then
+        ``sel_write_load`` logs).  Returns the reset's result.
+        """
+        rc = self.ss_reset(seqno)
+        if self.audit_log is not None:
+            self.audit_log.log_policy_load(auid, ses)
+        return rc
+
+    def bools_committed(
+        self,
+        changes: Sequence[tuple[str, bool | int, bool | int]],
+        seqno: int,
+        auid: int = AUDIT_UNSET,
+        ses: int = AUDIT_UNSET,
+    ) -> int:
+        """After a boolean commit: one ``MAC_CONFIG_CHANGE`` per changed boolean, then reset.
+
+        ``changes`` is ``(name, new, old)`` per changed boolean, as the server's ``set_bools``
+        returns it; ``seqno`` is the server's seqno after the commit.
+        """
+        if self.audit_log is not None:
+            for name, new, old in changes:
+                self.audit_log.log_config_change(name, int(new), int(old), auid, ses)
+        return self.ss_reset(seqno)
+
     def setenforce(
         self, value: bool | int, auid: int = AUDIT_UNSET, ses: int = AUDIT_UNSET
     ) -> bool:

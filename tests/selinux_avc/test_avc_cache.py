@@ -205,3 +205,22 @@ def test_cache_agrees_with_server(checks: list[tuple[int, int, int, int]], thres
     assert avc.misses == srv.calls
     assert avc.allocations - avc.frees == avc.active_nodes == len(avc._nodes)
     assert avc.active_nodes == sum(len(b) for b in avc._buckets)
+
+
+def test_policy_load_and_bool_commit_helpers(avc: AccessVectorCache, server: FakeServer) -> None:
+    log = avc.audit_log
+    assert log is not None
+    avc.has_perm(1, 2, MSGQ, 1)
+    assert avc.policy_loaded(2, auid=0, ses=2) == 0
+    assert avc.active_nodes == 0 and avc.latest_notif == 2
+    avc.has_perm(1, 2, MSGQ, 1)  # seqno 0 decision: refused as stale
+    server.seqno = 3
+    avc.has_perm(1, 2, MSGQ, 1)
+    assert avc.active_nodes == 1
+    avc.bools_committed([("b1", True, False), ("b2", 0, 1)], 3, auid=0, ses=2)
+    assert avc.active_nodes == 0 and avc.latest_notif == 3
+    assert [r.body for r in log.records if r.type != "AVC"] == [
+        "auid=0 ses=2 lsm=selinux res=1",
+        "bool=b1 val=1 old_val=0 auid=0 ses=2",
+        "bool=b2 val=0 old_val=1 auid=0 ses=2",
+    ]
