@@ -215,14 +215,13 @@ class AccessVectorCache:
     ) -> int:
         """``avc_has_perm``: 0 if every requested bit is granted, else ``-EACCES``.
 
-        A hit that is allowed and not ``auditallow``-ed returns after one dict lookup and two
-        bit tests; everything else (miss, denial, audit) goes to the slow path.
+        A hit that is allowed and not ``auditallow``-ed returns after one dict lookup and one
+        bit test against the node's precomputed ``slow_bits``; everything else (miss, denial,
+        audit, an empty request) goes to the slow path.
         """
         self.lookups += 1
         node = self._nodes.get((ssid, tsid, tclass))
-        if (
-            node is not None and requested and not requested & node.slow_bits
-        ):
+        if node is not None and requested and not requested & node.slow_bits:
             return 0
         return self._has_perm_slow(ssid, tsid, tclass, requested, auditdata, node)
 
@@ -237,6 +236,9 @@ class AccessVectorCache:
         auditdata: AuditDataArg,
         node: AvcNode | None,
     ) -> int:
+        if not requested:  # WARN_ON(!requested): refused before the lookup in Linux
+            self.lookups -= 1
+            return _EACCES
         rc, avd = self._noaudit_after_lookup(ssid, tsid, tclass, requested, 0, node)
         rc2 = self.avc_audit(ssid, tsid, tclass, requested, avd, rc, auditdata)
         return rc2 if rc2 else rc
@@ -247,8 +249,11 @@ class AccessVectorCache:
         """``avc_has_perm_noaudit``: the check alone; returns ``(rc, decision used)``.
 
         The decision is the one the check saw (before any permissive grant), which is what
-        :meth:`avc_audit` needs to report the denial.
+        :meth:`avc_audit` needs to report the denial.  An empty request raises ``ValueError``
+        (Linux WARNs and returns ``-EACCES`` without a decision to hand back).
         """
+        if not requested:
+            raise ValueError("avc_has_perm_noaudit: no permission requested")
         self.lookups += 1
         node = self._nodes.get((ssid, tsid, tclass))
         return self._noaudit_after_lookup(ssid, tsid, tclass, requested, flags, node)
@@ -269,8 +274,6 @@ class AccessVectorCache:
             avd = self._compute_av(ssid, tsid, tclass)
         else:
             avd = node.avd
-        if not requested:  # WARN_ON(!requested) in Linux
-            return _EACCES, avd
         if requested & ~avd.allowed:
             return self._denied(ssid, tsid, tclass, requested, flags, avd), avd
         return 0, avd

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lsm.selinux.audit import AuditLog, AuditTaskInfo, format_avc
 from lsm.selinux.audit_fields import (
@@ -331,3 +333,15 @@ def test_text_write_clear_and_subscribe(log: AuditLog, tmp_path: Path) -> None:
     log.clear()
     log.log_policy_load()
     assert log.records[0].serial == 2 and seen == ["MAC_POLICY_LOAD"] * 2
+
+
+@given(st.binary(max_size=40))
+def test_untrusted_round_trips(raw: bytes) -> None:
+    """What ausearch decodes (hex or quoted) is the string up to its first NUL."""
+    want = raw.split(b"\0", 1)[0]
+    out = untrusted(raw)
+    if out.startswith('"'):
+        assert out.endswith('"') and out[1:-1].encode() == want
+        assert all(0x21 <= b <= 0x7E and b != 0x22 for b in want)
+    else:
+        assert bytes.fromhex(out) == want and out == out.upper()

@@ -144,8 +144,13 @@ def test_strict_denies_even_when_permissive(avc: AccessVectorCache) -> None:
 
 def test_empty_request_is_refused(avc: AccessVectorCache, server: FakeServer) -> None:
     server.set(1, 2, MSGQ, allowed=ALL_PERMS)
-    assert avc.has_perm(1, 2, MSGQ, 0) == EACCES  # miss
-    assert avc.has_perm(1, 2, MSGQ, 0) == EACCES  # hit
+    assert avc.has_perm(1, 2, MSGQ, 0) == EACCES  # refused before any lookup
+    assert avc.lookups == 0 and server.calls == 0
+    avc.has_perm(1, 2, MSGQ, 1)
+    assert avc.has_perm(1, 2, MSGQ, 0) == EACCES  # also when the triple is cached
+    assert avc.lookups == 1
+    with pytest.raises(ValueError, match="no permission requested"):
+        avc.has_perm_noaudit(1, 2, MSGQ, 0)
 
 
 def test_hot_path_neither_computes_nor_audits(avc: AccessVectorCache, server: FakeServer,
