@@ -106,7 +106,7 @@ from lsm.selinux.ss.policydb import (
     UserDatum,
 )
 
-__all__ = ["is_binary_policy", "read_policy", "read_policy_file"]
+__all__ = ["is_binary_policy", "read_policy", "read_policy_file", "section_offsets"]
 
 _U32 = struct.Struct("<I")
 _2U32 = struct.Struct("<II")
@@ -132,6 +132,16 @@ def read_policy_file(path: str | Path) -> PolicyDB:
     return read_policy(data)
 
 
+def section_offsets(data: bytes | bytearray | memoryview) -> list[tuple[str, int]]:
+    """The (section, byte offset) where each section of a *valid* policy image starts.
+
+    Used by tests and diagnostics (e.g. to truncate a policy at every section boundary).
+    """
+    reader = _Reader(data)
+    reader.read()
+    return reader.marks
+
+
 def read_policy(data: bytes | bytearray | memoryview) -> PolicyDB:
     """Parse a binary policy image; raise :class:`BinaryPolicyError` if it is not valid."""
     reader = _Reader(memoryview(data).cast("B") if isinstance(data, memoryview) else data)
@@ -148,13 +158,15 @@ def read_policy(data: bytes | bytearray | memoryview) -> PolicyDB:
 class _Reader:
     """Cursor over the image with bounds-checked primitive reads."""
 
-    __slots__ = ("aliases", "buf", "end", "mls", "p", "pos", "section", "version")
+    __slots__ = ("aliases", "buf", "end", "marks", "mls", "p", "pos", "section", "version")
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self.buf = data
         self.pos = 0
         self.end = len(data)
         self.section = "header"
+        #: (section, offset) at each section start, for diagnostics and tests
+        self.marks: list[tuple[str, int]] = [("header", 0)]
         self.version = 0
         self.mls = False
         self.p = PolicyDB()
@@ -162,6 +174,10 @@ class _Reader:
         self.aliases: list[tuple[str, int]] = []
 
     # -- primitives -----------------------------------------------------------------------
+
+    def enter(self, section: str) -> None:
+        self.section = section
+        self.marks.append((section, self.pos))
 
     def fail(self, msg: str, offset: int | None = None) -> BinaryPolicyError:
         return BinaryPolicyError(self.section, self.pos if offset is None else offset, msg)
@@ -300,26 +316,26 @@ class _Reader:
     def read(self) -> PolicyDB:
         p = self.p
         self.header()
-        self.section = "symbol tables"
+        self.enter("symbol tables")
         self.symtabs()
-        self.section = "avtab"
+        self.enter("avtab")
         self.avtab()
-        self.section = "conditional rules"
+        self.enter("conditional rules")
         self.cond_list()
-        self.section = "role_transition"
+        self.enter("role_transition")
         self.role_trans()
-        self.section = "role allow"
+        self.enter("role allow")
         self.role_allow()
         if self.version >= POLICYDB_VERSION_FILENAME_TRANS:
-            self.section = "filename transitions"
+            self.enter("filename transitions")
             self.filename_trans()
-        self.section = "ocontexts"
+        self.enter("ocontexts")
         self.ocontexts()
-        self.section = "genfs"
+        self.enter("genfs")
         self.genfs()
-        self.section = "range_transition"
+        self.enter("range_transition")
         self.range_trans()
-        self.section = "type_attr_map"
+        self.enter("type_attr_map")
         ntypes = p.types.nprim
         self.count(ntypes, 12, "type_attr_map")
         tam = []
@@ -328,7 +344,7 @@ class _Reader:
         p.type_attr_map = tam
         if self.pos != self.end:
             raise self.fail(f"{self.end - self.pos} unexpected bytes after the policy")
-        self.section = "index"
+        self.enter("index")
         return p.index()
 
     def header(self) -> None:
@@ -360,10 +376,10 @@ class _Reader:
                 vpos + 8,
             )
         if version >= POLICYDB_VERSION_POLCAP:
-            self.section = "policy capabilities"
+            self.enter("policy capabilities")
             p.policycaps = self.ebitmap()
         if version >= POLICYDB_VERSION_PERMISSIVE:
-            self.section = "permissive map"
+            self.enter("permissive map")
             p.permissive_map = self.ebitmap()
 
     # -- symbol tables ----------------------------------------------------------------------
@@ -377,7 +393,7 @@ class _Reader:
         tables: tuple[SymTab, ...] = (p.commons, p.classes, p.roles, p.types, p.users, p.bools,
                                       p.levels, p.cats)  # fmt: skip
         for name, reader, table in zip(names, readers, tables, strict=True):
-            self.section = f"symtab {name}"
+            self.enter(f"symtab {name}")
             nprim, nel = self.u32x2()
             self.count(nel, 8, name)
             if nprim > nel and name not in ("sensitivities",):
@@ -394,10 +410,13 @@ class _Reader:
                         raise self.fail(f"type alias {alias} of undefined value {value}")
                     table.names[alias] = primary
             # every primary value must be defined exactly once
-            if len(table.by_value) != nprim or any(d is None for d in table.by_value):
+            # (the sensitivity table's nprim counts aliases too, as libsepol writes it)
+            if name in ("sensitivities", "categories"):
+                if any(d is None for d in table.by_value):
+                    raise self.fail(f"the {name} values are not contiguous")
+            elif len(table.by_value) != nprim or any(d is None for d in table.by_value):
                 raise self.fail(f"the {name} values are not 1..{nprim}")
-        # resolve the commons of classes now that both tables are read
-        self.section = "symtab classes"
+        self.enter("symbol table consistency")
         # sensitivities: check levels name categories that exist
         ncats = p.cats.nprim
         for s in p.levels.names.values():
