@@ -18,8 +18,8 @@ from lsm.selinux.policy import ast as A
 from lsm.selinux.policy.compile_errors import InvalidLevel, error, unknown
 from lsm.selinux.policy.errors import PolicyError
 from lsm.selinux.policy.parser import parse_file, parse_text
-from lsm.selinux.policy.rules import RuleCompiler
-from lsm.selinux.policy.symbols import Symbols, bit, members, renumber
+from lsm.selinux.policy.rules import RuleCompiler, type_attr_map_of
+from lsm.selinux.policy.symbols import Symbols, bit, renumber
 from lsm.selinux.ss import policydb as P
 
 __all__ = ["compile_files", "compile_statements", "compile_text"]
@@ -79,6 +79,7 @@ class _Compiler:
         self.syms.db.handle_unknown = handle_unknown
         self.rules = RuleCompiler(self.syms)
         self.requires: list[A.Require] = []
+        self.bounds_pos: dict[int, A.Pos] = {}
         # object_r is implicit and always role 1
         self.syms.add_role(A.Name(P.OBJECT_R, A.Pos("<builtin>", 0, 0)))
 
@@ -92,7 +93,7 @@ class _Compiler:
         for stmt in stmts:
             self.declare(stmt)
         aliases = sum(len(s.aliases) for s in stmts if isinstance(s, A.TypeDecl | A.TypeAlias))
-        renumber(self.syms, aliases, len(self.syms.role_attrs))
+        renumber(self.syms, aliases)
         db = self.syms.db
         db.mls = db.levels.nprim > 0
         for stmt in stmts:
@@ -105,7 +106,7 @@ class _Compiler:
             self.rule(stmt, table, nodes)
         self.rules.check_neverallows()
         db.avtab = table
-        db.cond_list = list(nodes.values())
+        db.cond_list = list(reversed(nodes.values()))  # checkpolicy prepends new conditionals
         for stmt in stmts:
             self.ocontext(stmt)
         self.finish()
@@ -162,8 +163,10 @@ class _Compiler:
                 db.bools.nprim += 1
                 db.bools.add(name.text, db.bools.nprim,
                              P.BoolDatum(name.text, db.bools.nprim, value))
-            case A.RoleDecl(name=name):
+            case A.RoleDecl(name=name, types=None):
                 s.add_role(name)
+            case A.RoleDecl(name=name):
+                s.lookup_role(name)  # as in checkpolicy, `role r types t` needs `role r;` first
             case A.AttributeRoleDecl(name=name):
                 s.declare("role attribute", name)
                 if db.roles.get(name.text) is not None:
@@ -215,6 +218,7 @@ class _Compiler:
                     if c.bounds and c.bounds != p.value:
                         raise error(child.pos, f"type '{child.text}' already has a bounding type")
                     c.bounds = p.value
+                    self.bounds_pos[c.value] = stmt.pos
             case A.Permissive(type=name):
                 t = s.lookup_type(name)
                 if t.attribute:
@@ -361,7 +365,9 @@ class _Compiler:
                 num = self.syms.sid_order.index(name.text) + 1
                 if num in db.isids:
                     raise error(stmt.pos, f"duplicate context for initial SID '{name.text}'")
-                db.isids[num] = P.InitialSid(num, name.text, self.context(ctx))
+                # the kernel knows initial SIDs by number only: the n-th `sid` is its SID n
+                kname = P.INITIAL_SID_NAMES.get(num, name.text)
+                db.isids[num] = P.InitialSid(num, kname, self.context(ctx))
             case A.FsUse(kind=kind, fstype=fstype, context=ctx):
                 if any(f.fstype == fstype.text for f in db.fs_uses):
                     raise error(stmt.pos, f"duplicate fs_use entry for '{fstype.text}'")
@@ -402,21 +408,16 @@ class _Compiler:
                 pass
 
     def finish(self) -> None:
-        """Policy-wide facts: type_attr_map, sorted genfs, MLS sanity, role dominance."""
+        """Policy-wide facts: type_attr_map, genfs order, the typebounds check."""
         s, db = self.syms, self.syms.db
-        db.type_attr_map = [bit(v) for v in range(1, db.types.nprim + 1)]
-        for attr, types in s.attr_types.items():
-            for t in members(types):
-                db.type_attr_map[t - 1] |= bit(attr)
+        db.type_attr_map = type_attr_map_of(s)
         for fstype, entries in db.genfs.items():
             # longest (most specific) path first, as checkpolicy orders them
             entries.sort(key=lambda g: -len(g.path))
             db.genfs[fstype] = entries
         db.genfs = dict(sorted(db.genfs.items()))
-        for name in s.sid_order:
-            if name not in {i.name for i in db.isids.values()}:
-                pos = s.declared[("sid", name)]
-                raise error(pos, f"initial SID '{name}' has no context")
+        # an initial SID without a context is left out, as checkpolicy does (with a warning)
+        self.rules.check_bounds(db.avtab, self.bounds_pos)
 
 
 def _declared_names(stmts: Iterable[A.Stmt]) -> set[tuple[str, str]]:

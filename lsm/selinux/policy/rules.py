@@ -67,6 +67,8 @@ class RuleCompiler:
     def av_rule(self, rule: A.AvRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
         """One allow/auditallow/dontaudit (or neverallow, kept for later) statement."""
         s = self.syms
+        if rule.kind != "neverallow":
+            _no_star_or_comp(rule.src, rule.tgt)
         src, _ = s.type_set(rule.src)
         tgt, has_self = s.type_set(rule.tgt, allow_self=True)
         masks = {cls.value: s.perm_mask(cls, rule.perms) for cls in s.class_set(rule.classes)}
@@ -130,6 +132,7 @@ class RuleCompiler:
     def type_rule(self, rule: A.TypeRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
         """type_transition / type_change / type_member, plain or named."""
         s = self.syms
+        _no_star_or_comp(rule.src, rule.tgt)
         src, _ = s.type_set(rule.src, always_expand=True)
         tgt, has_self = s.type_set(rule.tgt, always_expand=True, allow_self=True)
         new = s.lookup_type(rule.new)
@@ -205,7 +208,8 @@ class RuleCompiler:
                                                   f"{s.db.role_name(r)} type {s.db.type_name(t)}")
                         continue
                     seen[key] = new.value
-                    s.db.role_trans.append(P.RoleTrans(r, t, cls.value, new.value))
+                    # checkpolicy prepends role transitions
+                    s.db.role_trans.insert(0, P.RoleTrans(r, t, cls.value, new.value))
 
     # -- conditionals
 
@@ -286,7 +290,7 @@ class RuleCompiler:
             raise bad
         attr = _KIND_ATTR[kind] | _WHICH_ATTR[which]
         ns, s = leaf.right, self.syms
-        type_names = None
+        type_names = P.TypeSet()  # libsepol writes an (empty) type set for every name set
         if kind == "u":
             names = 0
             for n in ns.names:
@@ -301,6 +305,32 @@ class RuleCompiler:
             negset = s.type_value_bits(ns.neg, False)
             type_names = P.TypeSet(written, negset, (1 if ns.star else 0) | (2 if ns.comp else 0))
         return [P.ConstraintExpr(P.CEXPR_NAMES, attr, op, names, type_names)]
+
+    # -- typebounds
+
+    def check_bounds(self, avtab: dict[P.AvtabKey, P.AvtabData], where: dict[int, A.Pos],
+                     ) -> None:
+        """A bounded type may not be allowed more than its parent (unconditional rules),
+        the check checkpolicy runs (``bounds_check_types``) and fails on."""
+        db = self.syms.db
+        children = [t for t in db.types if t.bounds]
+        if not children:
+            return
+        db.type_attr_map = type_attr_map_of(self.syms)
+        allowed = _allowed_by_type(db, avtab)
+        for child in children:
+            parent = allowed.get(child.bounds, {})
+            for (tt, cls), mask in sorted(allowed.get(child.value, {}).items()):
+                ptt = child.bounds if tt == child.value else tt
+                extra = mask & ~parent.get((ptt, cls), 0)
+                if extra:
+                    cdatum = db.classes.at(cls)
+                    assert cdatum is not None
+                    perms = " ".join(self.syms.perm_names(cdatum, extra))
+                    raise error(where[child.value],
+                                f"type {child.name} exceeds the bounds of its parent "
+                                f"{db.type_name(child.bounds)}: {child.name} "
+                                f"{db.type_name(tt)}:{cdatum.name} {{ {perms} }}")
 
     # -- neverallow
 
@@ -321,14 +351,40 @@ class RuleCompiler:
                     continue
                 for cls, mask in masks.items():
                     if g.perms.get(cls, 0) & mask:
-                        cname = s.db.class_name(cls)
-                        perms = " ".join(s.db.perm_names_of(cls, g.perms[cls] & mask)) \
-                            if s.db.classes.at(cls) and s.db.classes.at(cls).all_perms else ""
+                        cdatum = s.db.classes.at(cls)
+                        assert cdatum is not None
+                        cname = cdatum.name
+                        perms = " ".join(s.perm_names(cdatum, g.perms[cls] & mask))
                         raise NeverallowViolation(
                             rule.pos.file, rule.pos.line, rule.pos.col,
                             f"neverallow violated: the allow rule at {g.pos} grants "
                             f"{cname} {{ {perms} }} that this neverallow forbids",
                             allow_at=str(g.pos))
+
+
+def _allowed_by_type(db: P.PolicyDB, avtab: dict[P.AvtabKey, P.AvtabData],
+                     ) -> dict[int, dict[tuple[int, int], int]]:
+    """source type -> (target type, class) -> allowed mask, attributes expanded."""
+    attr_members: dict[int, list[int]] = {}
+    for t, amap in enumerate(db.type_attr_map, 1):
+        for a in members(amap):
+            attr_members.setdefault(a, []).append(t)
+    out: dict[int, dict[tuple[int, int], int]] = {}
+    for (s, t, cls, spec), data in avtab.items():
+        if spec != P.AVTAB_ALLOWED:
+            continue
+        for st in attr_members.get(s, [s]):
+            row = out.setdefault(st, {})
+            for tt in attr_members.get(t, [t]):
+                row[(tt, cls)] = row.get((tt, cls), 0) | int(data)
+    return out
+
+
+def _no_star_or_comp(*sets: A.NameSet) -> None:
+    """checkpolicy accepts ``*`` and ``~`` in type sets only in neverallow rules."""
+    for ns in sets:
+        if ns.star or ns.comp:
+            raise error(ns.pos, f"{'*' if ns.star else '~'} not allowed in this type of rule")
 
 
 def evaluate_cond(expr: tuple[P.CondExpr, ...], db: P.PolicyDB) -> bool:
@@ -360,3 +416,13 @@ def _merge_xperms(old: tuple[P.ExtendedPerms, ...], new: tuple[P.ExtendedPerms, 
     out += [P.ExtendedPerms(P.AVTAB_XPERMS_IOCTLFUNCTION, d, f) for d, f in sorted(funcs.items())
             if not drivers >> d & 1]
     return tuple(out)
+
+
+def type_attr_map_of(syms: Symbols) -> list[int]:
+    """Per type value - 1: the type's own bit plus each attribute containing it."""
+    db = syms.db
+    out = [bit(v) for v in range(1, db.types.nprim + 1)]
+    for attr, types in syms.attr_types.items():
+        for t in members(types):
+            out[t - 1] |= bit(attr)
+    return out

@@ -247,8 +247,10 @@ class Symbols:
                 return self.role_attrs[n.text]
             return bit(self.lookup_role(n).value)
 
+        if ns.star:
+            raise error(ns.pos, "* is not allowed for role sets")
         everything = (1 << self.db.roles.nprim) - 1
-        result = everything if ns.star else 0
+        result = 0
         for n in ns.names:
             result |= one(n)
         for n in ns.neg:
@@ -285,6 +287,13 @@ class Symbols:
                 raise unknown("permission", n.text, n.pos, tclass=cls.name)
             mask &= ~bit(all_perms[n.text])
         return ~mask & 0xFFFFFFFF if ns.comp else mask
+
+    @staticmethod
+    def perm_names(tclass: ClassDatum, mask: int) -> list[str]:
+        """Names of the permissions of ``tclass`` whose bits are set in ``mask``."""
+        table = dict(tclass.common.perms) if tclass.common else {}
+        table.update(tclass.perms)
+        return [n for n, v in sorted(table.items(), key=lambda kv: kv[1]) if mask & bit(v)]
 
     # -- MLS
 
@@ -410,7 +419,7 @@ def hash_order(names: list[str], table: str, extra: int = 0) -> list[str]:
     return sorted(names, key=lambda n: (_symhash(n, size), n.encode()))
 
 
-def renumber(syms: Symbols, type_aliases: int, role_attrs: int) -> None:
+def renumber(syms: Symbols, type_aliases: int) -> None:
     """Give types, roles, users and booleans checkpolicy's values (call before any rule)."""
     db = syms.db
     types = list(db.types)
@@ -423,17 +432,21 @@ def renumber(syms: Symbols, type_aliases: int, role_attrs: int) -> None:
     db.types = tdb
     syms.attr_types = {t.value: 0 for t in types if t.attribute}
 
+    # role attributes take values too (and leave holes: the kernel policy omits them)
     roles = [r for r in db.roles if r.name != "object_r"]
     rdb = type(db.roles)()
     obj = db.roles.names["object_r"]
     obj.dominates = 0  # expand never copies object_r, so the kernel's keeps no dominance
     rdb.add("object_r", 1, obj)
-    order = hash_order([r.name for r in roles] + ["object_r"], "roles", role_attrs)
+    names = [r.name for r in roles] + list(syms.role_attrs)
+    order = hash_order([*names, "object_r"], "roles")
     for value, name in enumerate((n for n in order if n != "object_r"), 2):
+        if name in syms.role_attrs:
+            continue
         datum = db.roles.names[name]
         datum.value, datum.dominates = value, bit(value)
         rdb.add(name, value, datum)
-    rdb.nprim = len(roles) + 1
+    rdb.nprim = len(names) + 1
     db.roles = rdb
 
     for attr_name in ("users", "bools"):
