@@ -4,6 +4,7 @@ Programs are generator functions ``def prog(p, *args)`` that make system calls w
 ``yield from p.NAME(...)``; failures raise :class:`SyscallError` with Linux's errno.
 """
 
+from kernel_sim import constants as _constants
 from kernel_sim.constants import *  # noqa: F403 - Linux's constants are part of the API
 from kernel_sim.cred import Cred
 from kernel_sim.errors import ConfigError, KernelSimError, ProgramError, SyscallError
@@ -12,7 +13,7 @@ from kernel_sim.task import Task
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 - the constants are added from kernel_sim.constants
     "ConfigError",
     "Cred",
     "Kernel",
@@ -20,4 +21,5 @@ __all__ = [
     "ProgramError",
     "SyscallError",
     "Task",
+    *sorted(n for n in vars(_constants) if n.isupper()),
 ]

@@ -7,7 +7,7 @@ import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
@@ -24,7 +24,6 @@ from kernel_sim.task import Exec, Task, w_exitcode
 from kernel_sim.trace import Tracer
 from kernel_sim.vfs import Dentry, File, FileOps, Inode, SuperBlock, fmode_of, split_path
 from kernel_sim.waitq import WaitQueue
-from lsm.capability import Capability
 from lsm.module import LsmModule
 from lsm.security import Security
 
@@ -33,6 +32,13 @@ BOOT_DIRS: tuple[tuple[str, int], ...] = (
     ("/usr/sbin", 0o755), ("/var", 0o755), ("/var/run", 0o755), ("/tmp", 0o1777),
     ("/dev", 0o755),
 )
+
+
+class AuditSink(Protocol):
+    def syscall_entry(self, task: Task, name: str) -> None: ...
+
+    def syscall_exit(self, task: Task, name: str, args: tuple[Any, ...], result: Any) -> None:
+        ...
 
 
 class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
@@ -53,9 +59,10 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
         self.default_cost = self.costs.pop("default", DEFAULT_COST)
         self.tracer: Tracer | None = Tracer(self) if trace else None
         observer = self.tracer.hook if self.tracer is not None else None
+        from lsm.capability import Capability  # local: lsm.capability imports kernel_sim
         self.security = Security([Capability(), *lsms], observer=observer)
-        #: called at every syscall exit as (task, name, args, result); used by audit
-        self.audit_hook: Callable[[Task, str, tuple[Any, ...], Any], None] | None = None
+        #: the audit subsystem, if a module registered one (``register_audit``)
+        self.audit: AuditSink | None = None
         self.processes: dict[int, Process] = {}
         self.tasks: dict[int, Task] = {}
         self.statuses: dict[int, int] = {}
@@ -396,6 +403,11 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
             self.fput(wfile)
             raise
         return rfd, wfd
+
+    def register_audit(self, sink: AuditSink) -> None:
+        """Install the audit subsystem: told of every syscall's entry and exit, so records
+        logged during a syscall share its serial and get a SYSCALL record at exit."""
+        self.audit = sink
 
     def find_task(self, tid: int) -> Task | None:
         return self.tasks.get(tid)

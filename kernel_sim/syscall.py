@@ -54,6 +54,9 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
     tracer = kernel.tracer
     if tracer is not None:
         tracer.enter(task, name, args, kwargs)
+    audit = kernel.audit
+    if audit is not None:
+        audit.syscall_entry(task, name)
     err = 0
     result: Any = None
     while True:
@@ -73,9 +76,8 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
             err = e.errno or c.EINVAL
             break
     task.in_syscall = None
-    audit = kernel.audit_hook
     if audit is not None:
-        audit(task, name, args, -err if err else result)
+        audit.syscall_exit(task, name, args, -err if err else result)
     yield kernel.env.timeout(kernel.costs.get(name, kernel.default_cost))
     if tracer is not None:
         tracer.exit(task, name, args, kwargs, result, err)

@@ -1,0 +1,327 @@
+"""Superblock, inode and file hooks: FIFOs, pipes, sock_files, regular files, directories.
+
+Labels follow ipc-lsm-reference §2.1: xattr filesystems read ``security.selinux``; pipefs and
+sockfs (``fs_use_task``) take the creating task's SID; tmpfs/mqueue (``fs_use_trans``) and
+new files compute ``security_transition_sid(creator, parent, class, name)`` unless the task
+set an fscreate context.  Files installed by a scenario without a label inherit their
+directory's SID (as a restorecon with a matching parent rule would label them); Linux would
+give such an unlabeled file the ``file`` initial SID.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsm.selinux.audit_fields import DentryAudit, InodeAudit, PathAudit
+from lsm.selinux.policy.errors import PolicyError
+from lsm.selinux.ss.policydb import (
+    SECURITY_FS_USE_GENFS,
+    SECURITY_FS_USE_TASK,
+    SECURITY_FS_USE_TRANS,
+)
+
+if TYPE_CHECKING:
+    from lsm.selinux.module import SELinux
+
+S_IFMT = 0o170000
+_MODE_CLASS = {0o140000: "sock_file", 0o120000: "lnk_file", 0o100000: "file",
+               0o060000: "blk_file", 0o040000: "dir", 0o020000: "chr_file",
+               0o010000: "fifo_file"}
+MAY_EXEC, MAY_WRITE, MAY_READ, MAY_APPEND = 1, 2, 4, 8
+FMODE_READ, FMODE_WRITE = 1, 2
+O_APPEND = 0o2000
+F_SETFL, F_GETFL, F_SETOWN, F_GETOWN = 4, 3, 8, 9
+F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAP_SHARED = 1
+POLICYDB_CAP_OPENPERM = 2
+EOPNOTSUPP = 95
+
+#: labels a freshly booted tree gets (as restorecon with a tiny file_contexts would)
+BOOT_LABELS = (("/", "root_t"), ("/etc", "etc_t"), ("/usr", "bin_t"), ("/usr/bin", "bin_t"),
+               ("/usr/sbin", "bin_t"), ("/tmp", "tmp_t"), ("/home", "home_t"),
+               ("/var", "var_t"), ("/var/run", "var_t"), ("/run", "var_t"),
+               ("/dev", "device_t"))
+
+
+class FileHooks:
+    # -- helpers ------------------------------------------------------------------------------
+    def inode_class(self: SELinux, mode: int) -> int:
+        cname = _MODE_CLASS.get(mode & S_IFMT, "file")
+        return self.cls(cname)
+
+    def inode_sid(self: SELinux, inode: Any) -> int:
+        isec = inode.security[self.slot]
+        if not isec.initialized:
+            self._inode_doinit(inode)
+        return isec.sid
+
+    def _sbsec(self: SELinux, sb: Any) -> Any:
+        sbsec = sb.security[self.slot]
+        if not sbsec.initialized:
+            behavior, sid = self.server.fs_use(sb.fstype)
+            sbsec.behavior, sbsec.sid, sbsec.def_sid = behavior, sid, self.file_sid
+            sbsec.initialized = True
+        return sbsec
+
+    def _inode_doinit(self: SELinux, inode: Any, dentry: Any = None) -> None:
+        """``inode_doinit_with_dentry``: label an inode on first use."""
+        isec = inode.security[self.slot]
+        isec.sclass = isec.sclass or self.inode_class(inode.mode)
+        sbsec = self._sbsec(inode.sb)
+        raw = inode.xattrs.get("security.selinux")
+        sid = 0
+        if raw is not None:
+            try:
+                sid = self.server.context_to_sid(raw.decode())
+            except (PolicyError, ValueError, UnicodeDecodeError):
+                sid = self.unlabeled_sid  # an invalid label reads as unlabeled
+        elif sbsec.behavior == SECURITY_FS_USE_TASK:
+            sid = self.current_sid()
+        elif inode.parent is not None and inode.parent.sb is inode.sb:
+            sid = self.inode_sid(inode.parent)
+        elif sbsec.behavior in (SECURITY_FS_USE_TRANS, SECURITY_FS_USE_GENFS):
+            sid = sbsec.sid
+        else:
+            sid = self._boot_label(inode) or sbsec.def_sid
+        isec.sid = sid
+        isec.initialized = True
+
+    def _boot_label(self: SELinux, inode: Any) -> int:
+        path = inode.path()
+        for p, type_ in BOOT_LABELS:
+            if p == path:
+                try:
+                    return self.server.context_to_sid(self._object_context(type_))
+                except (PolicyError, ValueError):
+                    return 0
+        return 0
+
+    def _object_context(self: SELinux, type_: str) -> str:
+        ctx = f"system_u:object_r:{type_}"
+        return ctx + ":s0" if self.policy.policydb.mls else ctx
+
+    def _new_inode_sid(self: SELinux, dir_inode: Any, name: str, sclass: int) -> int:
+        """``selinux_determine_inode_label``: fscreate, else a type transition from the dir."""
+        tsec = self.security.current.cred.security[self.slot] if self.security.current else None
+        if tsec is not None and tsec.create_sid:
+            return tsec.create_sid
+        ssid = tsec.sid if tsec is not None else self.kernel_sid
+        dsid = self.inode_sid(dir_inode)
+        return self.server.transition_sid(ssid, dsid, sclass, name)
+
+    def kernel_booted_files(self: SELinux, kernel: Any) -> None:
+        for path, _type in BOOT_LABELS:
+            inode = kernel.lookup(path)
+            if inode is not None and "security.selinux" not in inode.xattrs:
+                isec = inode.security[self.slot]
+                sid = self._boot_label(inode)
+                if sid:
+                    isec.sid, isec.sclass, isec.initialized = sid, self.cls("dir"), True
+
+    def _inode_audit(self: SELinux, inode: Any) -> InodeAudit:
+        return InodeAudit(inode.sb.dev, inode.ino, inode.name or None)
+
+    def _file_audit(self: SELinux, file: Any) -> PathAudit:
+        inode = file.inode
+        return PathAudit(file.path(), inode.sb.dev, inode.ino)
+
+    def _mask_bits(self: SELinux, sclass: int, mask: int, is_dir: bool) -> int:
+        key = (sclass, mask)
+        bits = self._mask_cache.get(key)
+        if bits is None:
+            names = []
+            if mask & MAY_EXEC:
+                names.append("search" if is_dir else "execute")
+            if mask & MAY_READ:
+                names.append("read")
+            if mask & MAY_APPEND:
+                names.append("append")
+            elif mask & MAY_WRITE:
+                names.append("write")
+            cname = self.policy.policydb.class_by_value(sclass).name if sclass else "file"
+            bits = self.av(cname, *names)[1]
+            self._mask_cache[key] = bits
+        return bits
+
+    def inode_has_perm(self: SELinux, sid: int, inode: Any, names: tuple[str, ...],
+                       ad: Any) -> int:
+        isid = self.inode_sid(inode)
+        sclass = inode.security[self.slot].sclass
+        if not sclass:
+            return 0
+        cname = self.policy.policydb.class_by_value(sclass).name
+        tclass, bits = self.av(cname, *names)
+        return self.has_perm(sid, isid, tclass, bits, ad)
+
+    def file_to_av(self: SELinux, file: Any) -> tuple[str, ...]:
+        names: list[str] = []
+        if file.f_mode & FMODE_READ:
+            names.append("read")
+        if file.f_mode & FMODE_WRITE:
+            names.append("append" if file.flags & O_APPEND else "write")
+        if not names:
+            names.append("ioctl")
+        return tuple(names)
+
+    def file_has_perm_sid(self: SELinux, sid: int, file: Any, names: tuple[str, ...]) -> int:
+        """``file_has_perm``: ``fd:use`` unless we opened it, then the inode permissions."""
+        fsec = file.security[self.slot]
+        ad = self._file_audit(file)
+        if sid != fsec.sid:
+            rc = self.check(sid, fsec.sid, "fd", "use", ad=ad)
+            if rc:
+                return rc
+        if not names:
+            return 0
+        return self.inode_has_perm(sid, file.inode, names, ad)
+
+    # -- superblocks and inodes ------------------------------------------------------------------
+    def sb_alloc_security(self: SELinux, sb: Any) -> int:
+        self._sbsec(sb)
+        return 0
+
+    def inode_alloc_security(self: SELinux, inode: Any) -> int:
+        isec = inode.security[self.slot]
+        isec.sid = self.unlabeled_sid
+        isec.sclass = self.inode_class(inode.mode)
+        if self._sbsec(inode.sb).behavior == SECURITY_FS_USE_TASK:
+            isec.sid = self.current_sid()
+            isec.initialized = True
+        return 0
+
+    def inode_init_security(self: SELinux, inode: Any, dir: Any, name: str) -> int:
+        isec = inode.security[self.slot]
+        try:
+            sid = self._new_inode_sid(dir, name, isec.sclass)
+        except (PolicyError, ValueError):
+            return -13 if self.avc.enforcing else -EOPNOTSUPP
+        isec.sid, isec.initialized = sid, True
+        inode.xattrs["security.selinux"] = self.context(sid).encode()
+        return 0
+
+    def d_instantiate(self: SELinux, dentry: Any, inode: Any) -> None:
+        isec = inode.security[self.slot]
+        if "security.selinux" in inode.xattrs or not isec.initialized:
+            isec.initialized = False
+            self._inode_doinit(inode, dentry)
+
+    def _may_create(self: SELinux, dir: Any, dentry: Any, cname: str) -> int:
+        sid = self.current_sid()
+        ad = DentryAudit(dentry.name, dir.sb.dev, dir.ino)
+        rc = self.check(sid, self.inode_sid(dir), "dir", "add_name", "search", ad=ad)
+        if rc:
+            return rc
+        sclass = self.cls(cname)
+        try:
+            newsid = self._new_inode_sid(dir, dentry.name, sclass)
+        except (PolicyError, ValueError):
+            return -13
+        rc = self.check(sid, newsid, cname, "create", ad=ad)
+        if rc:
+            return rc
+        sbsid = self._sbsec(dir.sb).sid
+        return self.check(newsid, sbsid, "filesystem", "associate", ad=ad)
+
+    def inode_create(self: SELinux, dir: Any, dentry: Any, mode: int) -> int:
+        return self._may_create(dir, dentry, "file")
+
+    def inode_mknod(self: SELinux, dir: Any, dentry: Any, mode: int, dev: int) -> int:
+        return self._may_create(dir, dentry, _MODE_CLASS.get(mode & S_IFMT, "file"))
+
+    def inode_mkdir(self: SELinux, dir: Any, dentry: Any, mode: int) -> int:
+        return self._may_create(dir, dentry, "dir")
+
+    def inode_unlink(self: SELinux, dir: Any, dentry: Any) -> int:
+        sid = self.current_sid()
+        ad = DentryAudit(dentry.name, dir.sb.dev, dir.ino)
+        rc = self.check(sid, self.inode_sid(dir), "dir", "search", "remove_name", ad=ad)
+        if rc:
+            return rc
+        return self.inode_has_perm(sid, dentry.inode, ("unlink",), ad)
+
+    def inode_permission(self: SELinux, inode: Any, mask: int) -> int:
+        mask &= MAY_EXEC | MAY_WRITE | MAY_READ | MAY_APPEND
+        if not mask:
+            return 0
+        isid = self.inode_sid(inode)
+        sclass = inode.security[self.slot].sclass
+        bits = self._mask_bits(sclass, mask, inode.mode & S_IFMT == 0o040000)
+        return self.has_perm(self.current_sid(), isid, sclass, bits,
+                             lambda: self._inode_audit(inode))
+
+    def inode_getattr(self: SELinux, dentry: Any) -> int:
+        return self.inode_has_perm(self.current_sid(), dentry.inode, ("getattr",),
+                                   self._inode_audit(dentry.inode))
+
+    def inode_setattr(self: SELinux, dentry: Any, attr: dict[str, Any]) -> int:
+        perm = ("write",) if set(attr) == {"size"} else ("setattr",)
+        return self.inode_has_perm(self.current_sid(), dentry.inode, perm,
+                                   self._inode_audit(dentry.inode))
+
+    def inode_getsecurity(self: SELinux, inode: Any, name: str) -> Any:
+        if name != "selinux":
+            return -EOPNOTSUPP
+        return self.context(self.inode_sid(inode))
+
+    # -- files -----------------------------------------------------------------------------------
+    def file_alloc_security(self: SELinux, file: Any) -> int:
+        fsec = file.security[self.slot]
+        fsec.sid = fsec.fown_sid = self.cred_sid(file.cred)
+        return 0
+
+    def file_open(self: SELinux, file: Any) -> int:
+        fsec = file.security[self.slot]
+        inode = file.inode
+        fsec.isid = self.inode_sid(inode)
+        fsec.pseqno = self.server.seqno
+        names = self.file_to_av(file)
+        if self.policy.policydb.policycaps >> POLICYDB_CAP_OPENPERM & 1:
+            names = (*names, "open")
+        return self.inode_has_perm(self.cred_sid(file.cred), inode, names,
+                                   self._file_audit(file))
+
+    def file_permission(self: SELinux, file: Any, mask: int) -> int:
+        if not mask:
+            return 0
+        fsec = file.security[self.slot]
+        sid = self.current_sid()
+        inode = file.inode
+        isec = inode.security[self.slot]
+        if sid == fsec.sid and fsec.isid == isec.sid and fsec.pseqno == self.server.seqno:
+            return 0  # nothing changed since file_open checked it
+        if file.flags & O_APPEND:
+            mask |= MAY_APPEND
+        names: list[str] = []
+        if mask & MAY_READ:
+            names.append("read")
+        if mask & MAY_APPEND:
+            names.append("append")
+        elif mask & MAY_WRITE:
+            names.append("write")
+        return self.file_has_perm_sid(sid, file, tuple(names))
+
+    def file_receive(self: SELinux, file: Any) -> int:
+        return self.file_has_perm_sid(self.current_sid(), file, self.file_to_av(file))
+
+    def file_fcntl(self: SELinux, file: Any, cmd: int, arg: int) -> int:
+        sid = self.current_sid()
+        if cmd == F_SETFL and file.flags & O_APPEND and not arg & O_APPEND:
+            return self.file_has_perm_sid(sid, file, ("write",))
+        if cmd in (F_SETFL, F_GETFL, F_SETOWN, F_GETOWN, 10, 11):
+            return self.file_has_perm_sid(sid, file, ())
+        if cmd in (F_GETLK, F_SETLK, F_SETLKW):
+            return self.file_has_perm_sid(sid, file, ("lock",))
+        return 0
+
+    def mmap_file(self: SELinux, file: Any, reqprot: int, prot: int, flags: int) -> int:
+        if file is None:
+            return 0
+        names: list[str] = []
+        if prot & PROT_READ:
+            names.append("read")
+        if flags & MAP_SHARED and prot & PROT_WRITE:
+            names.append("write")
+        if prot & PROT_EXEC:
+            names.append("execute")
+        return self.file_has_perm_sid(self.current_sid(), file, tuple(names))

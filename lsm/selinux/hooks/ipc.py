@@ -1,0 +1,149 @@
+"""System V IPC hooks (``selinux_msg_queue_*``, ``selinux_shm_*``, ``selinux_sem_*``).
+
+Objects carry the creator's full SID (no type transition, role kept).  Messages are labelled
+on their first send with ``transition(sender, queue, msg)`` (default: the queue's type).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsm.selinux.audit_fields import IpcAudit
+from lsm.selinux.policy.errors import PolicyError
+
+if TYPE_CHECKING:
+    from lsm.selinux.module import SELinux
+
+S_IRUGO, S_IWUGO = 0o444, 0o222
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
+SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
+SHM_RDONLY = 0o10000
+_KIND_CLASS = {"msg": "msgq", "sem": "sem", "shm": "shm"}
+
+
+class IpcHooks:
+    def _ipc(self: SELinux, perm: Any) -> Any:
+        return perm.security[self.slot]
+
+    def _ipc_has_perm(self: SELinux, perm: Any, *names: str) -> int:
+        isec = perm.security[self.slot]
+        cname = _KIND_CLASS[perm.kind]
+        return self.check(self.current_sid(), isec.sid, cname, *names, ad=IpcAudit(perm.key))
+
+    def _ipc_alloc(self: SELinux, perm: Any) -> int:
+        isec = perm.security[self.slot]
+        cname = _KIND_CLASS[perm.kind]
+        isec.sclass = self.cls(cname)
+        isec.sid = self.current_sid()
+        return self.check(isec.sid, isec.sid, cname, "create", ad=IpcAudit(perm.key))
+
+    def _ipc_info(self: SELinux) -> int:
+        return self.check(self.current_sid(), self.kernel_sid, "system", "ipc_info")
+
+    def ipc_permission(self: SELinux, ipcp: Any, flag: int) -> int:
+        names = []
+        if flag & S_IRUGO:
+            names.append("unix_read")
+        if flag & S_IWUGO:
+            names.append("unix_write")
+        if not names:
+            return 0
+        return self._ipc_has_perm(ipcp, *names)
+
+    # -- message queues ----------------------------------------------------------------------------
+    def msg_queue_alloc_security(self: SELinux, perm: Any) -> int:
+        return self._ipc_alloc(perm)
+
+    def msg_queue_associate(self: SELinux, perm: Any, msqflg: int) -> int:
+        return self._ipc_has_perm(perm, "associate")
+
+    def msg_queue_msgctl(self: SELinux, perm: Any, cmd: int) -> int:
+        if cmd in (IPC_INFO, MSG_INFO):
+            return self._ipc_info()
+        names = {IPC_STAT: ("getattr", "associate"), MSG_STAT: ("getattr", "associate"),
+                 MSG_STAT_ANY: ("getattr", "associate"), IPC_SET: ("setattr",),
+                 IPC_RMID: ("destroy",)}.get(cmd)
+        if names is None or perm is None:
+            return 0
+        return self._ipc_has_perm(perm, *names)
+
+    def msg_msg_alloc_security(self: SELinux, msg: Any) -> int:
+        msg.security[self.slot].sid = self.unlabeled_sid
+        return 0
+
+    def msg_queue_msgsnd(self: SELinux, perm: Any, msg: Any, msqflg: int) -> int:
+        sid = self.current_sid()
+        isec = perm.security[self.slot]
+        msec = msg.security[self.slot]
+        if msec.sid == self.unlabeled_sid:
+            try:
+                msec.sid = self.server.transition_sid(sid, isec.sid, self.cls("msg"))
+            except (PolicyError, ValueError):
+                return -13
+        ad = IpcAudit(perm.key)
+        rc = self.check(sid, isec.sid, "msgq", "write", ad=ad)
+        if rc:
+            return rc
+        rc = self.check(sid, msec.sid, "msg", "send", ad=ad)
+        if rc:
+            return rc
+        return self.check(msec.sid, isec.sid, "msgq", "enqueue", ad=ad)
+
+    def msg_queue_msgrcv(self: SELinux, perm: Any, msg: Any, target: Any, type: int,
+                         mode: int) -> int:
+        sid = self.task_sid(target)
+        isec = perm.security[self.slot]
+        ad = IpcAudit(perm.key)
+        rc = self.check(sid, isec.sid, "msgq", "read", ad=ad)
+        if rc:
+            return rc
+        return self.check(sid, msg.security[self.slot].sid, "msg", "receive", ad=ad)
+
+    # -- shared memory ---------------------------------------------------------------------------
+    def shm_alloc_security(self: SELinux, perm: Any) -> int:
+        return self._ipc_alloc(perm)
+
+    def shm_associate(self: SELinux, perm: Any, shmflg: int) -> int:
+        return self._ipc_has_perm(perm, "associate")
+
+    def shm_shmctl(self: SELinux, perm: Any, cmd: int) -> int:
+        if cmd in (IPC_INFO, SHM_INFO):
+            return self._ipc_info()
+        names = {IPC_STAT: ("getattr", "associate"), SHM_STAT: ("getattr", "associate"),
+                 SHM_STAT_ANY: ("getattr", "associate"), IPC_SET: ("setattr",),
+                 SHM_LOCK: ("lock",), SHM_UNLOCK: ("lock",), IPC_RMID: ("destroy",)}.get(cmd)
+        if names is None or perm is None:
+            return 0
+        return self._ipc_has_perm(perm, *names)
+
+    def shm_shmat(self: SELinux, perm: Any, shmaddr: int, shmflg: int) -> int:
+        if shmflg & SHM_RDONLY:
+            return self._ipc_has_perm(perm, "read")
+        return self._ipc_has_perm(perm, "read", "write")
+
+    # -- semaphores --------------------------------------------------------------------------------
+    def sem_alloc_security(self: SELinux, perm: Any) -> int:
+        return self._ipc_alloc(perm)
+
+    def sem_associate(self: SELinux, perm: Any, semflg: int) -> int:
+        return self._ipc_has_perm(perm, "associate")
+
+    def sem_semctl(self: SELinux, perm: Any, cmd: int) -> int:
+        if cmd in (IPC_INFO, SEM_INFO):
+            return self._ipc_info()
+        names = {GETPID: ("getattr",), GETNCNT: ("getattr",), GETZCNT: ("getattr",),
+                 GETVAL: ("read",), GETALL: ("read",), SETVAL: ("write",), SETALL: ("write",),
+                 IPC_RMID: ("destroy",), IPC_SET: ("setattr",),
+                 IPC_STAT: ("getattr", "associate"), SEM_STAT: ("getattr", "associate"),
+                 SEM_STAT_ANY: ("getattr", "associate")}.get(cmd)
+        if names is None or perm is None:
+            return 0
+        return self._ipc_has_perm(perm, *names)
+
+    def sem_semop(self: SELinux, perm: Any, sops: Any, nsops: int, alter: bool) -> int:
+        if alter:
+            return self._ipc_has_perm(perm, "read", "write")
+        return self._ipc_has_perm(perm, "read")

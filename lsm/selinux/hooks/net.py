@@ -1,0 +1,7 @@
+"""Socket hooks.  The UNIX/INET glue lands with the socket layer (kernel_sim/net)."""
+
+from __future__ import annotations
+
+
+class NetHooks:
+    pass

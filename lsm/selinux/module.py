@@ -1,0 +1,249 @@
+"""The SELinux security module: state, helpers shared by the hook glue, runtime controls.
+
+``SELinux(policy, enforcing=True)`` is stacked into a kernel with ``Kernel(lsms=[...])``.  It
+owns the security server of the loaded policy, the AVC and the audit log, and translates
+kernel objects into ``(ssid, tsid, tclass, perms)`` queries in the hook mixins of
+:mod:`lsm.selinux.hooks`.  Permission names are mapped to the policy's bits once per policy
+load (Linux's ``selinux_set_mapping``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsm.module import LsmModule
+from lsm.selinux import classmap
+from lsm.selinux.audit import AuditLog, AuditTaskInfo
+from lsm.selinux.audit_fields import AuditData
+from lsm.selinux.avc import AccessVectorCache, ClassInfo
+from lsm.selinux.blobs import (
+    FileSecurity,
+    InodeSecurity,
+    IpcSecurity,
+    MsgSecurity,
+    SockSecurity,
+    SuperblockSecurity,
+    TaskAudit,
+    TaskSecurity,
+)
+from lsm.selinux.hooks.file import FileHooks
+from lsm.selinux.hooks.ipc import IpcHooks
+from lsm.selinux.hooks.net import NetHooks
+from lsm.selinux.hooks.task import TaskHooks
+from lsm.selinux.policy.loader import Policy, load_policy
+from lsm.selinux.ss.policydb import HANDLE_UNKNOWN_ALLOW
+
+if TYPE_CHECKING:
+    from lsm.security import Security
+
+EACCES = 13
+
+
+class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
+    """The SELinux-like module.  ``mode``: "enforcing", "permissive" or "disabled"."""
+
+    name = "selinux"
+    exclusive = True
+    blobs = {  # noqa: RUF012 - the framework reads it once at boot
+        "cred": TaskSecurity,
+        "task": TaskAudit,
+        "inode": InodeSecurity,
+        "file": FileSecurity,
+        "superblock": SuperblockSecurity,
+        "ipc": IpcSecurity,
+        "msg_msg": MsgSecurity,
+        "sock": SockSecurity,
+    }
+
+    def __init__(self, policy: Policy | str | Path | Iterable[str | Path],
+                 enforcing: bool = True, mode: str | None = None) -> None:
+        if isinstance(policy, Policy):
+            self.policy = policy
+        elif isinstance(policy, str | Path):
+            self.policy = load_policy(policy)
+        else:
+            self.policy = load_policy(*policy)
+        if mode is not None:
+            if mode not in ("enforcing", "permissive", "disabled"):
+                raise ValueError(f"SELinux mode must be enforcing, permissive or disabled: {mode}")
+            enforcing = mode == "enforcing"
+        self.disabled = mode == "disabled"
+        self.server = self.policy.server
+        self.kernel: Any = None
+        self.audit = AuditLog()
+        self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
+        self._set_mapping()
+
+    # -- boot --------------------------------------------------------------------------------
+    def hook_table(self) -> dict[str, Any]:
+        return {} if self.disabled else super().hook_table()
+
+    def init(self, security: Security, slot: int) -> None:
+        super().init(security, slot)
+
+    def kernel_booted(self, kernel: Any) -> None:
+        """Called by the kernel once booted: audit clock, audit sink."""
+        self.kernel = kernel
+        env = kernel.env
+        self.audit.clock = lambda: env.now
+        if not self.disabled:
+            kernel.register_audit(self)
+            self.kernel_booted_files(kernel)
+
+    def _set_mapping(self) -> None:
+        """Map class and permission names onto the loaded policy (``selinux_set_mapping``)."""
+        srv = self.server
+        p = self.policy.policydb
+        self.allow_unknown = p.handle_unknown == HANDLE_UNKNOWN_ALLOW
+        self._classes: dict[str, int] = {}
+        self._bits: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}
+        infos: dict[int, ClassInfo] = {}
+        for cls in p.classes:
+            name = cls.name
+            self._classes[name] = cls.value
+            kperms = classmap.SECCLASS_MAP.get(name) or tuple(
+                cls.perm_names[b] for b in sorted(cls.perm_names))
+            policy_bits = {n: 1 << b for b, n in cls.perm_names.items()}
+            infos[cls.value] = ClassInfo.from_policy(name, kperms, policy_bits)
+        self.avc.set_classmap(infos)
+        self.kernel_sid = srv.initial_sid("kernel")
+        self.unlabeled_sid = srv.initial_sid("unlabeled")
+        self.file_sid = srv.initial_sid("file")
+        try:
+            self.devnull_sid = srv.initial_sid("devnull")
+        except Exception:
+            self.devnull_sid = self.unlabeled_sid
+        self._fileclass_cache: dict[int, int] = {}
+        self._mask_cache: dict[tuple[int, int], int] = {}
+
+    # -- name mapping ------------------------------------------------------------------------
+    def cls(self, name: str) -> int:
+        """Policy class value for a class name; 0 if the policy lacks it."""
+        return self._classes.get(name, 0)
+
+    def av(self, cname: str, *perms: str) -> tuple[int, int]:
+        """``(tclass, bits)`` for permission names of a class, cached per policy load."""
+        key = (cname, perms)
+        hit = self._bits.get(key)
+        if hit is not None:
+            return hit
+        tclass = self._classes.get(cname, 0)
+        bits = 0
+        if tclass:
+            cls = self.policy.policydb.class_by_value(tclass)
+            for perm in perms:
+                v = cls.all_perms.get(perm)
+                if v:
+                    bits |= 1 << (v - 1)
+        self._bits[key] = (tclass, bits)
+        return tclass, bits
+
+    # -- the check ---------------------------------------------------------------------------
+    def has_perm(self, ssid: int, tsid: int, tclass: int, bits: int,
+                 ad: AuditData | Any = None) -> int:
+        """``avc_has_perm`` in the calling task's audit context."""
+        if not tclass or not bits:
+            # a class or permission this policy does not define: handle_unknown decides
+            return 0 if self.allow_unknown or not tclass else -EACCES
+        cur = self.security.current
+        if cur is not None:
+            self.audit.current = cur.security[self.slot].ctx
+        return self.avc.has_perm(ssid, tsid, tclass, bits, ad)
+
+    def check(self, ssid: int, tsid: int, cname: str, *perms: str, ad: Any = None) -> int:
+        tclass, bits = self.av(cname, *perms)
+        return self.has_perm(ssid, tsid, tclass, bits, ad)
+
+    def current_sid(self) -> int:
+        cur = self.security.current
+        if cur is None:
+            return self.kernel_sid
+        return cur.cred.security[self.slot].sid
+
+    def cred_sid(self, cred: Any) -> int:
+        return cred.security[self.slot].sid
+
+    def task_sid(self, task: Any) -> int:
+        return task.cred.security[self.slot].sid
+
+    def tsec(self, cred: Any) -> TaskSecurity:
+        return cred.security[self.slot]
+
+    def context(self, sid: int) -> str:
+        return self.server.sid_to_context(sid)
+
+    # -- audit sink (kernel syscall entry/exit) ------------------------------------------------
+    def syscall_entry(self, task: Any, name: str) -> None:
+        self.audit.begin_syscall(task.pid, task.comm, task.security[self.slot].ctx)
+
+    def syscall_exit(self, task: Any, name: str, args: tuple[Any, ...], result: Any) -> None:
+        ctx = task.security[self.slot].ctx
+        if not ctx.dirty:
+            ctx.in_syscall = False
+            return
+        rc = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        self.audit.end_syscall(name, rc, lambda: _int_args(args),
+                               lambda: self._task_info(task), ctx=ctx)
+
+    def _task_info(self, task: Any) -> AuditTaskInfo:
+        cred = task.cred
+        parent = task.process.parent
+        return AuditTaskInfo(
+            pid=task.pid, ppid=parent.pid if parent is not None else 0, comm=task.comm,
+            exe=task.process.exe or None, subj=self.context(self.cred_sid(cred)),
+            uid=cred.uid, gid=cred.gid, euid=cred.euid, suid=cred.suid, fsuid=cred.fsuid,
+            egid=cred.egid, sgid=cred.sgid, fsgid=cred.fsgid)
+
+    # -- public views ------------------------------------------------------------------------
+    def audit_log(self) -> list[str]:
+        return list(self.audit.lines)
+
+    def avc_stats(self) -> dict[str, int]:
+        return self.avc.stats()
+
+    @property
+    def enforcing(self) -> bool:
+        return self.avc.enforcing
+
+    # -- runtime controls (selinuxfs writes) -----------------------------------------------------
+    def setenforce(self, value: bool | int) -> bool:
+        """``echo 0|1 > /sys/fs/selinux/enforce``: MAC_STATUS record, AVC flush on enforce."""
+        return self.avc.setenforce(value)
+
+    def getenforce(self) -> str:
+        return "Enforcing" if self.avc.enforcing else "Permissive"
+
+    def setsebool(self, settings: dict[str, bool] | str, value: bool | None = None) -> None:
+        """Change and commit booleans: one MAC_CONFIG_CHANGE each, re-evaluated rules, AVC
+        reset with the new seqno."""
+        if isinstance(settings, str):
+            settings = {settings: bool(value)}
+        changes = self.server.set_bools(settings)
+        self.avc.bools_committed(changes, self.server.seqno)
+
+    def getsebool(self, name: str) -> bool:
+        return self.server.get_bool(name)
+
+    def load_policy(self, policy: Policy | str | Path) -> None:
+        """Replace the policy: booleans keep their values by name, seqno + 1, AVC flush."""
+        new = policy if isinstance(policy, Policy) else load_policy(policy)
+        old_bools = {n: self.server.get_bool(n) for n in self.server.bool_names()}
+        seqno = self.server.seqno + 1
+        self.policy = new
+        self.server = new.server
+        keep = {n: v for n, v in old_bools.items() if n in set(self.server.bool_names())}
+        if keep:
+            self.server.set_bools(keep)
+        self.server.seqno = max(self.server.seqno, seqno)
+        self.avc.server = self.server
+        self._set_mapping()
+        self.avc.policy_loaded(self.server.seqno)
+
+
+def _int_args(args: tuple[Any, ...]) -> list[int]:
+    out = []
+    for a in args[:4]:
+        out.append(a if isinstance(a, int) and not isinstance(a, bool) else 0)
+    return out
