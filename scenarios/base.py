@@ -14,8 +14,13 @@ from typing import Any
 
 from attrs import define, field, frozen
 
+from pathlib import Path
+
 from kernel_sim import Kernel
 from lsm.module import LsmModule
+
+
+_HERE = Path(__file__).parent
 
 
 @frozen
@@ -32,6 +37,8 @@ class Context:
     """Shared notebook of a run: programs write notes, expectations read them."""
 
     kernel: Kernel
+    #: "dac" (no MAC module), "enforcing", "permissive" or "disabled" (SELinux off)
+    mode: str = "dac"
     notes: list[dict[str, Any]] = field(factory=list)
     pids: dict[str, int] = field(factory=dict)
 
@@ -44,6 +51,22 @@ class Context:
 
     def status(self, name: str) -> int | None:
         return self.kernel.exit_status(self.pids[name])
+
+    def avc(self, denied: bool = True, **fields: str) -> list[str]:
+        """AVC lines of the audit log whose fields match (e.g. ``tclass="fifo_file"``)."""
+        word = "denied" if denied else "granted"
+        out = []
+        for line in self.kernel.audit_log():
+            if "type=AVC" not in line or f"avc:  {word}" not in line:
+                continue
+            if all(f"{k}={v}" in line or f'{k}="{v}"' in line for k, v in fields.items()):
+                out.append(line)
+        return out
+
+    @property
+    def mac(self) -> bool:
+        """Whether an SELinux module decides (enforcing or permissive)."""
+        return self.mode in ("enforcing", "permissive")
 
 
 @define(slots=True)
@@ -66,14 +89,26 @@ class Scenario:
     story: str
     setup: Callable[[Kernel, Context], None]
     expect: Callable[[Context], list[Check]]
-    #: builds the LSM modules for a run (None: DAC and capabilities only)
-    lsms: Callable[[dict[str, Any]], list[LsmModule]] | None = None
+    #: policy files (relative to scenarios/) used when SELinux is on and --policy is not given
+    policy: Sequence[str] = ()
+    #: the mode a plain ``kernel-sim run NAME`` uses
+    default_mode: str = "dac"
+
+    def modules(self, mode: str, policy_files: Sequence[str] = ()) -> list[LsmModule]:
+        """The LSM stack for ``mode``: nothing for DAC, else SELinux with the policy."""
+        if mode in ("dac", "disabled"):
+            return []
+        from lsm.selinux import BASE_CONF, SELinux, load_policy
+
+        files = list(policy_files) or [str(BASE_CONF)] + [str(_HERE / f) for f in self.policy]
+        return [SELinux(load_policy(*files), mode=mode)]
 
     def run(self, seed: int = 0, trace: bool = False,
             options: dict[str, Any] | None = None) -> RunResult:
-        modules = self.lsms(options or {}) if self.lsms is not None else []
-        k = Kernel(lsms=modules, seed=seed, trace=trace)
-        ctx = Context(k)
+        options = options or {}
+        mode = options.get("mode") or self.default_mode
+        k = Kernel(lsms=self.modules(mode, options.get("policy") or ()), seed=seed, trace=trace)
+        ctx = Context(k, mode)
         self.setup(k, ctx)
         k.run()
         return RunResult(self.name, seed, self.expect(ctx), ctx)

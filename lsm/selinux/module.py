@@ -34,6 +34,7 @@ from lsm.selinux.hooks.net import NetHooks
 from lsm.selinux.hooks.task import TaskHooks
 from lsm.selinux.policy.loader import Policy, load_policy
 from lsm.selinux.ss.policydb import HANDLE_UNKNOWN_ALLOW
+from lsm.selinux.ss.services import SecurityServer
 
 if TYPE_CHECKING:
     from lsm.security import Security
@@ -70,9 +71,10 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
                 raise ValueError(f"SELinux mode must be enforcing, permissive or disabled: {mode}")
             enforcing = mode == "enforcing"
         self.disabled = mode == "disabled"
-        self.server = self.policy.server
         self.kernel: Any = None
         self.audit = AuditLog()
+        # each kernel gets its own server: booleans and seqno are per running system
+        self.server = SecurityServer(self.policy.policydb, audit=self.audit.log_selinux_err)
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
         self._set_mapping()
 
@@ -232,7 +234,8 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         old_bools = {n: self.server.get_bool(n) for n in self.server.bool_names()}
         seqno = self.server.seqno + 1
         self.policy = new
-        self.server = new.server
+        self.server = SecurityServer(new.policydb, seqno=seqno,
+                                     audit=self.audit.log_selinux_err)
         keep = {n: v for n, v in old_bools.items() if n in set(self.server.bool_names())}
         if keep:
             self.server.set_bools(keep)
