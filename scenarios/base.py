@@ -10,15 +10,13 @@ passes exactly when every check holds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from attrs import define, field, frozen
 
-from pathlib import Path
-
 from kernel_sim import Kernel
 from lsm.module import LsmModule
-
 
 _HERE = Path(__file__).parent
 

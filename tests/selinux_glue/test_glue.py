@@ -229,7 +229,7 @@ def test_disabled_mode_installs_no_hooks(policy: Any) -> None:
         fd = yield from p.open("/etc", O_RDONLY)
         yield from p.close(fd)
 
-    k, se, pids = run(policy, [(beta, BETA)], mode="disabled")
+    k, _se, pids = run(policy, [(beta, BETA)], mode="disabled")
     assert k.audit_log() == []
     assert os.WEXITSTATUS(k.exit_status(pids[0])) == 0
     assert O_RDWR == 2
