@@ -38,7 +38,13 @@ def context_invalid_reason(p: PolicyDB, c: Context) -> str | None:
             return "the policy is MLS but the context has no range"
         if not range_isvalid(p, c.range):
             return f"range {format_range(p, c.range)} is not valid"
-        if user.range is not None and not range_contains(user.range, c.range):
+        # the user's clearance bounds subjects only: object_r contexts are exempt (as in
+        # the kernel's and libsepol's mls_context_isvalid)
+        if (
+            c.role != OBJECT_R_VAL
+            and user.range is not None
+            and not range_contains(user.range, c.range)
+        ):
             return (
                 f"range {format_range(p, c.range)} is not within user {user.name}'s range "
                 f"{format_range(p, user.range)}"
