@@ -420,13 +420,14 @@ class _Parser:
             raise self.fail(tok, f"syntax error: expected a path but found {tok.describe()}")
         filetype = ""
         if self.accept("-"):
-            ft = self.ident("a file type letter")
-            if ft.text not in ("b", "c", "d", "p", "l", "s", "-"):
-                raise PolicySyntaxError(ft.pos.file, ft.pos.line, ft.pos.col,
-                                        f"invalid genfscon file type '-{ft.text}'")
-            filetype = ft.text
-        elif self.peek().is_("-") is False and self.peek().is_("--"):
-            self.next()
+            if self.accept("-"):
+                filetype = "-"  # "--": regular files
+            else:
+                ft = self.ident("a file type letter")
+                if ft.text not in ("b", "c", "d", "p", "l", "s"):
+                    raise PolicySyntaxError(ft.pos.file, ft.pos.line, ft.pos.col,
+                                            f"invalid genfscon file type '-{ft.text}'")
+                filetype = ft.text
         return A.GenfsCon(start, fstype, tok.text, filetype, self.context())
 
     def st_portcon(self) -> A.Stmt:
@@ -453,6 +454,8 @@ class _Parser:
         return A.NodeCon(start, addr.text, mask.text, self.context(), addr.kind is Tok.IPV6)
 
     def st_module(self) -> A.Stmt:
+        if self.i != 0:
+            raise self.fail(self.peek(), "the module statement must come first in its file")
         start = self.pos(self.next())
         name = self.ident("a module name")
         tok = self.next()
