@@ -135,7 +135,7 @@ def _extra_commands() -> list[Any]:
     """Sub-commands contributed by other packages (policy tools, labs)."""
     found = []
     try:
-        from lsm.selinux.cli import register  # type: ignore[import-not-found]
+        from lsm.selinux.cli import register
 
         found.append(register)
     except ImportError:

@@ -70,9 +70,10 @@ class PtraceMixin:
             proc.ptracer = parent.task0
             return 0
         if request in (c.PTRACE_ATTACH, c.PTRACE_SEIZE):
-            proc = self.processes.get(pid)
-            if proc is None or proc.exit_status is not None or proc.task0 is None:
+            found = self.processes.get(pid)
+            if found is None or found.exit_status is not None or found.task0 is None:
                 raise SyscallError(c.ESRCH)
+            proc = found
             if proc is tracer.process or proc.ptracer is not None:
                 raise SyscallError(c.EPERM)
             rc = self.ptrace_may_access(tracer, proc,

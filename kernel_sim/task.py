@@ -159,7 +159,7 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
             if added:
                 self.blocked.add(sig)
             try:
-                yield from handler(self, sig)
+                yield from handler(self, sig)  # type: ignore[operator]  # a generator function
             finally:
                 if added:
                     self.blocked.discard(sig)

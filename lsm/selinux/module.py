@@ -74,7 +74,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         self.kernel: Any = None
         self.audit = AuditLog()
         # each kernel gets its own server: booleans and seqno are per running system
-        self.server = SecurityServer(self.policy.policydb, audit=self.audit.log_selinux_err)
+        self.server = SecurityServer(self.policy.policydb, audit=self._selinux_err)
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
         self._set_mapping()
 
@@ -198,6 +198,9 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
             uid=cred.uid, gid=cred.gid, euid=cred.euid, suid=cred.suid, fsuid=cred.fsuid,
             egid=cred.egid, sgid=cred.sgid, fsgid=cred.fsgid)
 
+    def _selinux_err(self, body: str) -> None:
+        self.audit.log_selinux_err(body)
+
     # -- public views ------------------------------------------------------------------------
     def audit_log(self) -> list[str]:
         return list(self.audit.lines)
@@ -235,7 +238,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         seqno = self.server.seqno + 1
         self.policy = new
         self.server = SecurityServer(new.policydb, seqno=seqno,
-                                     audit=self.audit.log_selinux_err)
+                                     audit=self._selinux_err)
         keep = {n: v for n, v in old_bools.items() if n in set(self.server.bool_names())}
         if keep:
             self.server.set_bools(keep)
