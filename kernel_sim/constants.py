@@ -127,3 +127,7 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 
 # --- futex --------------------------------------------------------------------------------
 FUTEX_WAIT, FUTEX_WAKE = 0, 1
+
+# --- sockets (more) ---------------------------------------------------------------------------
+ENETUNREACH, EALREADY, EINPROGRESS = 101, 114, 115
+SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN = 30, 38, 39
