@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kernel-sim run db-credential-theft
+	$(BIN)/kernel-sim run shm-credential-theft
+	$(BIN)/kernel-sim run shm-credential-theft --mode enforcing
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -62,6 +62,23 @@ class Context:
         return out
 
     @property
+    def selinux(self) -> Any:
+        """The running SELinux module, or None under DAC only."""
+        return self.kernel.security.module("selinux")
+
+    def at(self, when: float, action: Callable[[], None], what: str = "") -> None:
+        """Run an administrator's action (setsebool, setenforce, load_policy) at sim time."""
+        env = self.kernel.env
+
+        def admin() -> Any:
+            yield env.timeout(max(0.0, when - env.now))
+            action()
+            if what:
+                self.note("admin", action=what)
+
+        env.process(admin())
+
+    @property
     def mac(self) -> bool:
         """Whether an SELinux module decides (enforcing or permissive)."""
         return self.mode in ("enforcing", "permissive")

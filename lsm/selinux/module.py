@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsm.module import LsmModule
 from lsm.selinux import classmap
-from lsm.selinux.audit import AuditLog, AuditTaskInfo
+from lsm.selinux.audit import AuditContext, AuditLog, AuditTaskInfo
 from lsm.selinux.audit_fields import AuditData
 from lsm.selinux.avc import AccessVectorCache, ClassInfo
 from lsm.selinux.blobs import (
@@ -213,8 +213,13 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         return self.avc.enforcing
 
     # -- runtime controls (selinuxfs writes) -----------------------------------------------------
+    def _admin_context(self) -> None:
+        """Records of an administrator's action are not part of any task's system call."""
+        self.audit.current = AuditContext()
+
     def setenforce(self, value: bool | int) -> bool:
         """``echo 0|1 > /sys/fs/selinux/enforce``: MAC_STATUS record, AVC flush on enforce."""
+        self._admin_context()
         return self.avc.setenforce(value)
 
     def getenforce(self) -> str:
@@ -225,6 +230,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         reset with the new seqno."""
         if isinstance(settings, str):
             settings = {settings: bool(value)}
+        self._admin_context()
         changes = self.server.set_bools(settings)
         self.avc.bools_committed(changes, self.server.seqno)
 
@@ -234,6 +240,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
     def load_policy(self, policy: Policy | str | Path) -> None:
         """Replace the policy: booleans keep their values by name, seqno + 1, AVC flush."""
         new = policy if isinstance(policy, Policy) else load_policy(policy)
+        self._admin_context()
         old_bools = {n: self.server.get_bool(n) for n in self.server.bool_names()}
         seqno = self.server.seqno + 1
         self.policy = new

@@ -12,14 +12,14 @@ from tests.oracles import require
 
 @pytest.mark.parametrize("mode", ["dac", "enforcing", "permissive", "disabled"])
 def test_expectations_hold(mode: str) -> None:
-    result = get("db-credential-theft").run(options={"mode": mode})
+    result = get("fifo-credential-theft").run(options={"mode": mode})
     failed = [c for c in result.checks if not c.ok]
     assert not failed, failed
 
 
 def test_enforcing_blocks_the_leak_that_dac_allows() -> None:
-    dac = get("db-credential-theft").run(options={"mode": "dac"}).context
-    mac = get("db-credential-theft").run(options={"mode": "enforcing"}).context
+    dac = get("fifo-credential-theft").run(options={"mode": "dac"}).context
+    mac = get("fifo-credential-theft").run(options={"mode": "enforcing"}).context
     assert dac.find("allowed", who="httpd", op="read fifo")
     assert not mac.find("allowed", who="httpd", op="read fifo")
     assert mac.find("denied", who="httpd", op="read fifo")
@@ -28,7 +28,7 @@ def test_enforcing_blocks_the_leak_that_dac_allows() -> None:
 
 @pytest.mark.parametrize("mode", ["dac", "enforcing"])
 def test_same_seed_gives_byte_identical_trace_and_audit(mode: str) -> None:
-    runs = [get("db-credential-theft").run(seed=7, trace=True, options={"mode": mode})
+    runs = [get("fifo-credential-theft").run(seed=7, trace=True, options={"mode": mode})
             for _ in range(2)]
     a, b = (r.context.kernel for r in runs)
     assert a.trace_lines() == b.trace_lines()
@@ -37,7 +37,7 @@ def test_same_seed_gives_byte_identical_trace_and_audit(mode: str) -> None:
 
 
 def test_registry_lists_the_scenario() -> None:
-    sc = all_scenarios()["db-credential-theft"]
+    sc = all_scenarios()["fifo-credential-theft"]
     assert "fifo" in sc.primitives
     assert sc.story.strip()
 
@@ -45,7 +45,7 @@ def test_registry_lists_the_scenario() -> None:
 @pytest.mark.interop
 def test_audit_log_is_accepted_by_ausearch(tmp_path) -> None:
     require("ausearch")
-    result = get("db-credential-theft").run(options={"mode": "enforcing"})
+    result = get("fifo-credential-theft").run(options={"mode": "enforcing"})
     log = tmp_path / "audit.log"
     log.write_text("\n".join(result.context.kernel.audit_log()) + "\n")
     out = subprocess.run(["ausearch", "-if", str(log), "-m", "AVC", "-i"],

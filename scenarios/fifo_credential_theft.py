@@ -1,6 +1,6 @@
 """A database hands its credentials to its backup client; the web server is compromised.
 
-Run it three ways: ``kernel-sim run db-credential-theft`` (DAC only),
+Run it three ways: ``kernel-sim run fifo-credential-theft`` (DAC only),
 ``--mode enforcing`` (SELinux with scenarios/policies/db.te) and ``--mode permissive``.
 
 Attack: mysqld (uid 27) publishes the database password through a FIFO in /tmp that it
@@ -146,7 +146,7 @@ def expect(ctx: Context) -> list[Check]:
 
 
 SCENARIO = Scenario(
-    name="db-credential-theft",
+    name="fifo-credential-theft",
     summary="a compromised web server steals the database password from a careless FIFO",
     primitives=("fifo", "signals", "ptrace", "files"),
     story=__doc__ or "",
