@@ -20,7 +20,9 @@ the byte offset; it never loops for long or raises anything else.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lsm.selinux.policy.errors import BinaryPolicyError
 from lsm.selinux.ss.policydb import (
@@ -388,8 +390,10 @@ class _Reader:
         p = self.p
         names = ("commons", "classes", "roles", "types", "users", "booleans", "sensitivities",
                  "categories")  # fmt: skip
-        readers = (self.common, self.klass, self.role, self.type_, self.user, self.boolean,
-                   self.sens, self.cat)  # fmt: skip
+        readers: tuple[Callable[[Any], None], ...] = (
+            self.common, self.klass, self.role, self.type_, self.user, self.boolean, self.sens,
+            self.cat,
+        )  # fmt: skip
         tables: tuple[SymTab, ...] = (p.commons, p.classes, p.roles, p.types, p.users, p.bools,
                                       p.levels, p.cats)  # fmt: skip
         for name, reader, table in zip(names, readers, tables, strict=True):
@@ -723,7 +727,8 @@ class _Reader:
                 role, type_, new_role, tclass = self.u32x4()
             else:
                 role, type_, new_role = self.u32x3()
-                tclass = p.classes.get("process").value if p.classes.get("process") else 0
+                proc = p.classes.get("process")
+                tclass = proc.value if proc is not None else 0
             if not (0 < role <= nroles and 0 < new_role <= nroles and 0 < type_ <= ntypes
                     and 0 < tclass <= ncls):  # fmt: skip
                 raise self.fail("role_transition names a value out of range")
