@@ -211,16 +211,20 @@ def _strip_mls(q: Query) -> Query:
 
 @pytest.mark.interop
 @pytest.mark.parametrize("mls", [True, False], ids=["mls", "nonmls"])
-@pytest.mark.parametrize("version", [30, 31, 32, 33])
+@pytest.mark.parametrize("version", range(20, 34))
 def test_small_policy_versions(tmp_path: Path, version: int, mls: bool) -> None:
-    """checkpolicy -c 30..33 (MLS and not): our reader and server agree with libsepol."""
+    """checkpolicy -c 20..33 (MLS and not): our reader and server agree with libsepol.
+
+    (Older versions lose features checkpolicy cannot express there: named transitions before
+    v25, class defaults before v27/28, ...; the comparison covers whatever each version keeps.)
+    """
     conf = POLICIES / ("small_mls.conf" if mls else "small.conf")
     binary = checkpolicy_build(conf, tmp_path / f"policy.{version}", version, mls=mls)
     db = read_policy_file(binary)
     assert db.version == version and db.mls == mls
     srv = SecurityServer(db)
     targeted = SMALL_TARGETED if mls else [_strip_mls(q) for q in SMALL_TARGETED]
-    queries = list(targeted) + QueryGen(db, seed=version).queries(1500)
+    queries = list(targeted) + QueryGen(db, seed=version).queries(1500 if version >= 30 else 400)
     agree, problems = compare(binary, srv, queries)
     _report(f"small policy v{version} {'MLS' if mls else 'non-MLS'}", agree, len(queries),
             problems)  # fmt: skip

@@ -400,8 +400,11 @@ class _Reader:
             self.enter(f"symtab {name}")
             nprim, nel = self.u32x2()
             self.count(nel, 8, name)
-            if nprim > nel and name not in ("sensitivities",):
+            old_types = name == "types" and self.version < POLICYDB_VERSION_BOUNDARY
+            if nprim > nel and name not in ("sensitivities",) and not old_types:
                 raise self.fail(f"{nprim} primary values but only {nel} entries")
+            if name == "types":
+                self.count(nprim, 12, "type")  # each type has a type_attr_map ebitmap at the end
             table.nprim = nprim
             for _ in range(nel):
                 reader(table)
@@ -413,6 +416,13 @@ class _Reader:
                     if primary is None:
                         raise self.fail(f"type alias {alias} of undefined value {value}")
                     table.names[alias] = primary
+            if name == "types" and self.version < POLICYDB_VERSION_BOUNDARY:
+                # before v24 attributes are not written out: their values are holes
+                for v in range(1, nprim + 1):
+                    if table.at(v) is None:
+                        if v > len(table.by_value):
+                            table.by_value.extend([None] * (v - len(table.by_value)))
+                        table.by_value[v - 1] = TypeDatum(f"<attribute {v}>", v, attribute=True)
             # every primary value must be defined exactly once
             # (the sensitivity table's nprim counts aliases too, as libsepol writes it)
             if name in ("sensitivities", "categories"):
