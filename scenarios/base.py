@@ -108,15 +108,29 @@ class Scenario:
     policy: Sequence[str] = ()
     #: the mode a plain ``kernel-sim run NAME`` uses
     default_mode: str = "dac"
+    #: a distribution's binary policy the scenario runs on instead of base + fragments
+    binary_policy: str | None = None
 
     def modules(self, mode: str, policy_files: Sequence[str] = ()) -> list[LsmModule]:
         """The LSM stack for ``mode``: nothing for DAC, else SELinux with the policy."""
         if mode in ("dac", "disabled"):
             return []
-        from lsm.selinux import BASE_CONF, SELinux, load_policy
+        from lsm.selinux import SELinux, load_policy
 
-        files = list(policy_files) or [str(BASE_CONF)] + [str(_HERE / f) for f in self.policy]
+        files = list(policy_files) or self.default_policy()
         return [SELinux(load_policy(*files), mode=mode)]
+
+    def default_policy(self) -> list[str]:
+        """The scenario's own policy: the base plus its fragments, or a binary policy."""
+        from lsm.selinux import BASE_CONF
+
+        if self.binary_policy is not None:
+            if not Path(self.binary_policy).exists():
+                raise FileNotFoundError(
+                    f"scenario {self.name} runs on {self.binary_policy}, which is not "
+                    "installed (Debian package selinux-policy-default)")
+            return [self.binary_policy]
+        return [str(BASE_CONF)] + [str(_HERE / f) for f in self.policy]
 
     def run(self, seed: int = 0, trace: bool = False,
             options: dict[str, Any] | None = None) -> RunResult:
