@@ -94,16 +94,18 @@ class LifecycleMixin:
         from kernel_sim.task import Exec
 
         sec = self.security
-        inode = namei.lookup(task, path)
-        if not inode.is_reg():
-            raise SyscallError(c.EACCES)
-        if not inode.mode & 0o111:
-            raise SyscallError(c.EACCES)  # even root needs one execute bit
-        check(namei.inode_permission(task, inode, c.MAY_EXEC | c.MAY_OPEN))
-        file = self.alloc_file(task, inode, c.O_RDONLY, REGULAR_OPS)
+        # do_open_execat -> path_openat: the file is allocated before the path walk
+        file = self.alloc_file(task, None, c.O_RDONLY, REGULAR_OPS)  # type: ignore[arg-type]
         try:
+            inode = namei.lookup(task, path)
+            if not inode.is_reg():
+                raise SyscallError(c.EACCES)
+            if not inode.mode & 0o111:
+                raise SyscallError(c.EACCES)  # even root needs one execute bit
+            check(namei.inode_permission(task, inode, c.MAY_EXEC | c.MAY_OPEN))
+            file.inode = inode
             check(sec.file_open(file))
-            new = self.prepare_creds(task)
+            new = self.prepare_creds(task)  # prepare_bprm_creds
             if inode.mode & c.S_ISUID:
                 new.euid = new.suid = new.fsuid = inode.uid
             if inode.mode & c.S_ISGID:
@@ -112,12 +114,16 @@ class LifecycleMixin:
             if task.process.ptracer is not None:
                 bprm.unsafe |= 1  # LSM_UNSAFE_PTRACE
             check(sec.bprm_creds_for_exec(bprm))
-            check(sec.bprm_creds_from_file(bprm, file))
+            # prepare_binprm reads the header with kernel_read -> rw_verify_area
+            check(sec.file_permission(file, c.MAY_READ))
             check(sec.bprm_check_security(bprm))
             if inode.program is None:
-                raise SyscallError(c.ENOEXEC)
-        finally:
+                raise SyscallError(c.ENOEXEC)  # no binary handler recognised the file
+            # begin_new_exec computes the file-based creds once a handler has accepted it
+            check(sec.bprm_creds_from_file(bprm, file))
+        except BaseException:
             self.fput(file)
+            raise
         # ---- point of no return (begin_new_exec) ----
         proc = task.process
         for other in list(proc.threads):
@@ -136,6 +142,7 @@ class LifecycleMixin:
             if act.handler != c.SIG_IGN:
                 del proc.sighand[sig]
         sec.bprm_committed_creds(bprm)
+        self.fput(file)  # free_bprm: the binary stays open until the exec has committed
         name = self.basename(path)
         proc.comm = task.comm = name
         proc.exe = path
@@ -189,7 +196,12 @@ class LifecycleMixin:
                 if other.stopped:
                     other.stopped = False
                     other.cont_wait.wake_all()
-        proc.ptracer = None
+        tracer = proc.ptracer
+        if tracer is not None and tracer.process is not proc.parent and tracer.process.alive:
+            # exit_notify: a tracer that is not the parent sees the exit first (do_wait below)
+            tracer.process.child_wait.wake_all()
+        else:
+            proc.ptracer = None
         init = self.init
         if proc is not init:
             for child in list(proc.children):
@@ -232,6 +244,9 @@ class LifecycleMixin:
             for ch in candidates + traced:
                 if ch.exit_status is not None and not ch.reaped and ch in proc.children:
                     self._reap(proc, ch)
+                    return ch.pid, ch.exit_status
+                if ch.exit_status is not None and ch in traced:
+                    ch.ptracer = None  # reported to the tracer once; the parent still reaps
                     return ch.pid, ch.exit_status
                 if ch.stop_report is not None and (options & c.WUNTRACED or ch in traced
                                                    or ch.ptracer is not None):

@@ -101,6 +101,8 @@ def lookup_parent(task: Task, path: str) -> Dentry:
         node = _step(task, node, name)
     if not node.is_dir():
         raise SyscallError(c.ENOTDIR)
+    # link_path_walk's may_lookup: search permission on the directory holding the last name
+    check(inode_permission(task, node, c.MAY_EXEC))
     last = parts[-1]
     if last == "..":
         raise SyscallError(c.EEXIST)

@@ -71,15 +71,18 @@ class PtraceMixin:
             return 0
         if request in (c.PTRACE_ATTACH, c.PTRACE_SEIZE):
             found = self.processes.get(pid)
-            if found is None or found.exit_status is not None or found.task0 is None:
+            if found is None or found.task0 is None:
                 raise SyscallError(c.ESRCH)
             proc = found
-            if proc is tracer.process or proc.ptracer is not None:
+            if proc is tracer.process:
                 raise SyscallError(c.EPERM)
             rc = self.ptrace_may_access(tracer, proc,
                                         c.PTRACE_MODE_ATTACH | c.PTRACE_MODE_REALCREDS)
             if rc:
                 raise SyscallError(-rc)
+            # ptrace_attach tests exit_state and an existing tracer after the access check
+            if proc.exit_status is not None or proc.ptracer is not None:
+                raise SyscallError(c.EPERM)
             proc.ptracer = tracer
             if request == c.PTRACE_ATTACH:
                 self.send_signal(proc, c.SIGSTOP, kernel=True)
@@ -88,14 +91,14 @@ class PtraceMixin:
         if request == c.PTRACE_KILL:
             self.send_signal(proc, c.SIGKILL, kernel=True)
             return 0
+        if not proc.stopped:
+            raise SyscallError(c.ESRCH)  # ptrace_check_attach: only PTRACE_KILL skips this
         if request == c.PTRACE_DETACH:
             proc.ptracer = None
             self._resume(proc)
             if data:
                 self.send_signal(proc, int(data), kernel=True)
             return 0
-        if not proc.stopped:
-            raise SyscallError(c.ESRCH)
         if request == c.PTRACE_CONT:
             self._resume(proc)
             if data:

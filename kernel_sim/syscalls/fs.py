@@ -70,6 +70,8 @@ class RegularOps(FileOps):
 
 
 REGULAR_OPS = RegularOps()
+#: flags open(2) acts on but does not keep in f_flags (``do_dentry_open``)
+_OPEN_ONLY_FLAGS = c.O_CREAT | c.O_EXCL | c.O_NOCTTY | c.O_TRUNC
 
 
 class FileSyscalls:
@@ -80,57 +82,52 @@ class FileSyscalls:
     @syscall
     def open(self: Task, path: str, flags: int = c.O_RDONLY, mode: int = 0o777) -> Any:
         k = self.kernel
-        if flags & c.O_CREAT:
-            dentry = namei.lookup_parent(self, path)
-            inode = dentry.inode
-            if inode is None:
-                namei.may_create(self, dentry)
-                fmode = c.S_IFREG | (mode & 0o7777 & ~self.process.umask)
-                check(k.security.inode_create(dentry.parent, dentry, fmode))
-                inode = k.create_inode(self, dentry, fmode)
-                inode.data = bytearray()
-                created = True
-            elif flags & c.O_EXCL:
-                raise SyscallError(c.EEXIST)
-            else:
-                created = False
-        else:
-            inode = namei.lookup(self, path)
-            created = False
-        if inode.is_dir() and flags & c.O_ACCMODE != c.O_RDONLY:
-            raise SyscallError(c.EISDIR)
-        if flags & c.O_DIRECTORY and not inode.is_dir():
-            raise SyscallError(c.ENOTDIR)
-        if inode.is_sock():
-            raise SyscallError(c.ENXIO)
-        if not created:  # a file we just created is opened without a permission check
-            check(namei.inode_permission(self, inode, acc_mode(flags)))
-        if inode.is_reg() and flags & c.O_TRUNC and flags & c.O_ACCMODE != c.O_RDONLY:
-            check(k.security.inode_setattr(k.dentry_of(inode), {"size": 0}))
-            if inode.data is not None:
-                inode.data.clear()
-        ops: FileOps = REGULAR_OPS
-        if inode.is_fifo():
-            from kernel_sim.pipe import PIPE_OPS
-
-            ops = PIPE_OPS
-        file = k.alloc_file(self, inode, flags, ops)
-        rc = k.security.file_open(file)
-        if rc:
-            k.fput(file)
-            raise SyscallError(-rc)
-        if inode.is_fifo():
-            from kernel_sim.pipe import fifo_open
-
-            try:
-                yield from fifo_open(self, file)
-            except BaseException:
-                file.ops = REGULAR_OPS  # the half-open FIFO was undone by fifo_open
-                k.fput(file)
-                raise
+        # path_openat: the struct file (and its LSM blob) exists before the path walk starts;
+        # do_dentry_open drops the open-only flags from f_flags
+        file = k.alloc_file(self, None, flags & ~_OPEN_ONLY_FLAGS, REGULAR_OPS)  # type: ignore[arg-type]
         try:
+            created = False
+            if flags & c.O_CREAT:
+                dentry = namei.lookup_parent(self, path)
+                inode = dentry.inode
+                if inode is None:
+                    namei.may_create(self, dentry)
+                    fmode = c.S_IFREG | (mode & 0o7777 & ~self.process.umask)
+                    check(k.security.inode_create(dentry.parent, dentry, fmode))
+                    inode = k.create_inode(self, dentry, fmode)
+                    inode.data = bytearray()
+                    created = True
+                elif flags & c.O_EXCL:
+                    raise SyscallError(c.EEXIST)
+                elif inode.is_dir():
+                    raise SyscallError(c.EISDIR)
+            else:
+                inode = namei.lookup(self, path)
+            if inode.is_dir() and flags & c.O_ACCMODE != c.O_RDONLY:
+                raise SyscallError(c.EISDIR)
+            if flags & c.O_DIRECTORY and not inode.is_dir():
+                raise SyscallError(c.ENOTDIR)
+            if inode.is_sock():
+                raise SyscallError(c.ENXIO)
+            # may_open: a file this open created is checked for MAY_OPEN only (no access bits)
+            mask = c.MAY_OPEN if created else acc_mode(flags) | c.MAY_OPEN
+            check(namei.inode_permission(self, inode, mask))
+            file.inode = inode
+            check(k.security.file_open(file))
+            if inode.is_fifo():
+                from kernel_sim.pipe import PIPE_OPS, fifo_open
+
+                yield from fifo_open(self, file)  # undoes its half-open state on failure
+                file.ops = PIPE_OPS
+            if inode.is_reg() and flags & c.O_TRUNC and not created:
+                # handle_truncate, after the open itself (Linux truncates even O_RDONLY)
+                check(k.security.file_truncate(file))
+                check(k.security.inode_setattr(k.dentry_of(inode), {"size": 0}))
+                if inode.data is not None:
+                    inode.data.clear()
+                inode.mtime = inode.ctime = k.env.now
             return self.process.files.alloc(file, bool(flags & c.O_CLOEXEC))
-        except SyscallError:
+        except BaseException:
             k.fput(file)
             raise
 
@@ -193,6 +190,8 @@ class FileSyscalls:
         file = files.get(fd)
         check(self.kernel.security.file_fcntl(file, cmd, arg))
         if cmd in (c.F_DUPFD, c.F_DUPFD_CLOEXEC):
+            if not 0 <= arg < files.max_fds:
+                raise SyscallError(c.EINVAL)  # f_dupfd: from >= RLIMIT_NOFILE
             file.count += 1
             try:
                 return files.alloc(file, cmd == c.F_DUPFD_CLOEXEC, lowest=arg)
@@ -272,9 +271,10 @@ class FileSyscalls:
     def unlink(self: Task, path: str) -> Any:
         k = self.kernel
         dentry = namei.lookup_parent(self, path)
-        if dentry.inode is not None and dentry.inode.is_dir():
-            raise SyscallError(c.EISDIR)
         namei.may_delete(self, dentry)
+        assert dentry.inode is not None
+        if dentry.inode.is_dir():
+            raise SyscallError(c.EISDIR)  # may_delete's last test, after the DAC checks
         check(k.security.inode_unlink(dentry.parent, dentry))
         k.remove_name(dentry)
         return 0
@@ -298,9 +298,11 @@ class FileSyscalls:
     def chmod(self: Task, path: str, mode: int) -> Any:
         k = self.kernel
         inode = namei.lookup(self, path)
+        # notify_change calls security_inode_setattr before the filesystem's setattr_prepare
+        # makes the owner test, so an LSM is asked even when the caller is not the owner
+        check(k.security.inode_setattr(k.dentry_of(inode), {"mode": mode & 0o7777}))
         if self.cred.fsuid != inode.uid and not k.capable(self, CAP_FOWNER):
             raise SyscallError(c.EPERM)
-        check(k.security.inode_setattr(k.dentry_of(inode), {"mode": mode & 0o7777}))
         inode.mode = (inode.mode & c.S_IFMT) | (mode & 0o7777)
         inode.ctime = k.env.now
         return 0
@@ -313,13 +315,14 @@ class FileSyscalls:
         cred = self.cred
         new_uid = inode.uid if uid == -1 else uid
         new_gid = inode.gid if gid == -1 else gid
+        # as for chmod: security_inode_setattr (notify_change) precedes chown_ok/chgrp_ok
+        check(k.security.inode_setattr(k.dentry_of(inode), {"uid": new_uid, "gid": new_gid}))
         if new_uid != inode.uid and not k.capable(self, CAP_CHOWN):
             raise SyscallError(c.EPERM)
         if new_gid != inode.gid and not (
             (cred.fsuid == inode.uid and cred.in_group(new_gid)) or k.capable(self, CAP_CHOWN)
         ):
             raise SyscallError(c.EPERM)
-        check(k.security.inode_setattr(k.dentry_of(inode), {"uid": new_uid, "gid": new_gid}))
         inode.uid, inode.gid = new_uid, new_gid
         inode.mode &= ~(c.S_ISUID | c.S_ISGID) if inode.is_reg() else ~0
         inode.ctime = k.env.now
