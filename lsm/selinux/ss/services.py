@@ -39,6 +39,11 @@ from lsm.selinux.ss.policydb import (
     AVTAB_MEMBER,
     AVTAB_TRANSITION,
     AVTAB_TYPE,
+    AVTAB_XPERMS_ALLOWED,
+    AVTAB_XPERMS_AUDITALLOW,
+    AVTAB_XPERMS_DONTAUDIT,
+    AVTAB_XPERMS_IOCTLDRIVER,
+    AVTAB_XPERMS_IOCTLFUNCTION,
     DEFAULT_SOURCE,
     DEFAULT_TARGET,
     HANDLE_UNKNOWN_ALLOW,
@@ -47,6 +52,7 @@ from lsm.selinux.ss.policydb import (
     SECURITY_FS_USE_NONE,
     ClassDatum,
     Context,
+    ExtendedPerms,
     PolicyDB,
     values,
 )
@@ -63,6 +69,7 @@ __all__ = [
     "AvReason",
     "ClassMapping",
     "SecurityServer",
+    "XpermsDecision",
 ]
 
 #: initial SIDs used as fallbacks (``flask.h``)
@@ -114,6 +121,30 @@ class AvReason:
         return REASON_NAMES[self.code]
 
 
+#: ``XpermsDecision.used`` bits (``EXTENDED_PERMS_*`` in security.h)
+XPERMS_ALLOWED = 1
+XPERMS_AUDITALLOW = 2
+XPERMS_DONTAUDIT = 4
+_ALL_256 = (1 << 256) - 1
+
+
+@frozen
+class XpermsDecision:
+    """``struct extended_perms_decision`` for one ioctl driver (high byte of the command):
+    256-bit function bitmaps (bit ``n`` = command ``driver << 8 | n``); ``used`` says which of
+    the three sets any rule touched."""
+
+    driver: int
+    used: int
+    allowed: int
+    auditallow: int
+    dontaudit: int
+
+    def allows(self, cmd: int) -> bool:
+        """Is ioctl command ``cmd`` (16 bits) allowed by this driver's decision?"""
+        return (cmd >> 8) == self.driver and bool((self.allowed >> (cmd & 0xFF)) & 1)
+
+
 def _is_socket_class(name: str) -> bool:
     return name == "socket" or name.endswith("_socket")
 
@@ -157,6 +188,13 @@ class SecurityServer:
                 ad &= data
             row[t] = (a, aa, ad)
         self._te_rows = te
+        # extended permission rules: (stype, tclass) -> ttype -> [(kind, ExtendedPerms)]
+        xp: dict[tuple[int, int], dict[int, list[tuple[int, ExtendedPerms]]]] = {}
+        for (s, t, c, kind), data in p.avtab.items():
+            if isinstance(data, tuple):
+                lst = xp.setdefault((s, c), {}).setdefault(t, [])
+                lst.extend((kind, x) for x in data)
+        self._xperms = xp
         # conditional rules: (stype, tclass) -> ttype -> rules
         self._cond = CondIndex(p)
         cond_sc: dict[tuple[int, int], dict[int, list[CondRule]]] = {}
@@ -247,6 +285,63 @@ class SecurityServer:
     def compute_av_contexts(self, scon: str, tcon: str, tclass: int | str) -> AvDecision:
         """:meth:`compute_av` from context strings."""
         return self.compute_av(self.context_to_sid(scon), self.context_to_sid(tcon), tclass)
+
+    def _xperm_rules(self, s: Context, t: Context, tclass: int) -> list[tuple[int, ExtendedPerms]]:
+        out: list[tuple[int, ExtendedPerms]] = []
+        tattrs = self._attrs[t.type - 1]
+        for si in self._attrs[s.type - 1]:
+            row = self._xperms.get((si, tclass))
+            if row is not None:
+                for ti in tattrs:
+                    out.extend(row.get(ti, ()))
+        return out
+
+    def xperms_drivers(self, ssid: int, tsid: int, tclass: int | str) -> int:
+        """The 256-bit set of ioctl drivers that have extended-permission rules
+        (``services_compute_xperms_drivers``): only for these drivers does the kernel go on to
+        :meth:`compute_xperms_decision`; other ioctls are decided by the plain ``ioctl`` perm."""
+        cls = self._class(tclass)
+        drivers = 0
+        for _kind, x in self._xperm_rules(self.sid_to_struct(ssid), self.sid_to_struct(tsid),
+                                          cls.value):  # fmt: skip
+            if x.specified == AVTAB_XPERMS_IOCTLDRIVER:
+                drivers |= x.perms
+            elif x.specified == AVTAB_XPERMS_IOCTLFUNCTION:
+                drivers |= 1 << x.driver
+        return drivers
+
+    def compute_xperms_decision(
+        self, ssid: int, tsid: int, tclass: int | str, driver: int
+    ) -> XpermsDecision:
+        """``security_compute_xperms_decision`` for one ioctl ``driver``."""
+        p = self.policydb
+        cls = p.classes.get(tclass) if isinstance(tclass, str) else p.classes.at(tclass)
+        if cls is None:
+            everything = _ALL_256 if p.handle_unknown == HANDLE_UNKNOWN_ALLOW else 0
+            return XpermsDecision(driver, 0, everything, 0, 0)
+        used = allowed = auditallow = dontaudit = 0
+        for kind, x in self._xperm_rules(self.sid_to_struct(ssid), self.sid_to_struct(tsid),
+                                         cls.value):  # fmt: skip
+            if x.specified == AVTAB_XPERMS_IOCTLFUNCTION:
+                if x.driver != driver:
+                    continue
+                bitmap = x.perms
+            elif x.specified == AVTAB_XPERMS_IOCTLDRIVER:
+                if not (x.perms >> driver) & 1:
+                    continue
+                bitmap = _ALL_256
+            else:
+                continue
+            if kind == AVTAB_XPERMS_ALLOWED:
+                used |= XPERMS_ALLOWED
+                allowed |= bitmap
+            elif kind == AVTAB_XPERMS_AUDITALLOW:
+                used |= XPERMS_AUDITALLOW
+                auditallow |= bitmap
+            elif kind == AVTAB_XPERMS_DONTAUDIT:
+                used |= XPERMS_DONTAUDIT
+                dontaudit |= bitmap
+        return XpermsDecision(driver, used, allowed, auditallow, dontaudit)
 
     def _te(self, stype: int, ttype: int, tclass: int, states: list[bool | None]) -> _TeEntry:
         """Allow/auditallow/auditdeny from TE rules (unconditional + enabled conditional)."""
