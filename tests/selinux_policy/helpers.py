@@ -36,9 +36,9 @@ sid unlabeled sys_u:object_r:a_t
 
 #: declarations most mini tests need (between head and tail)
 MINI_DECLS = """\
-attribute dom;
-type a_t, dom;
-type b_t, dom;
+attribute doms;
+type a_t, doms;
+type b_t, doms;
 type c_t;
 role sys_r;
 role sys_r types { a_t b_t };

@@ -52,10 +52,10 @@ def test_initial_sid_contexts() -> None:
 
 def test_types_aliases_attributes() -> None:
     db = mini("type d_t alias { d_alias_t };\ntypealias c_t alias old_c_t;\n"
-              "typeattribute c_t dom;\n")
+              "typeattribute c_t doms;\n")
     assert db.lookup_type("d_alias_t") is db.lookup_type("d_t")
     assert db.lookup_type("old_c_t") is db.lookup_type("c_t")
-    dom = db.lookup_type("dom")
+    dom = db.lookup_type("doms")
     assert dom.attribute and not db.lookup_type("a_t").attribute
     for t in ("a_t", "b_t", "c_t"):
         assert db.type_attr_map[tv(db, t) - 1] >> (dom.value - 1) & 1
@@ -63,9 +63,9 @@ def test_types_aliases_attributes() -> None:
 
 
 def test_allow_keeps_attributes_but_expands_self_and_exclusions() -> None:
-    db = mini("allow dom c_t:file read;\nallow dom self:file write;\n"
-              "allow { dom -b_t } c_t:dir search;\n")
-    dom, a, b, c = (tv(db, n) for n in ("dom", "a_t", "b_t", "c_t"))
+    db = mini("allow doms c_t:file read;\nallow doms self:file write;\n"
+              "allow { doms -b_t } c_t:dir search;\n")
+    dom, a, b, c = (tv(db, n) for n in ("doms", "a_t", "b_t", "c_t"))
     f, d = cv(db, "file"), cv(db, "dir")
     assert db.avtab[(dom, c, f, P.AVTAB_ALLOWED)] == pm(db, "file", "read")
     assert db.avtab[(a, a, f, P.AVTAB_ALLOWED)] == pm(db, "file", "write")
@@ -100,7 +100,7 @@ def test_allowxperm_ioctl_drivers_and_functions() -> None:
 
 
 def test_type_rules_expand_attributes_and_named_transitions() -> None:
-    db = mini('type_transition dom c_t:file c_t;\ntype_transition a_t c_t:dir b_t "sub";\n'
+    db = mini('type_transition doms c_t:file c_t;\ntype_transition a_t c_t:dir b_t "sub";\n'
               "type_change a_t c_t:file b_t;\ntype_member a_t c_t:dir a_t;\n")
     a, b, c = tv(db, "a_t"), tv(db, "b_t"), tv(db, "c_t")
     f, d = cv(db, "file"), cv(db, "dir")
@@ -129,8 +129,19 @@ def test_booleans_and_conditional_blocks() -> None:
     assert not any(k[2] == cv(db, "dir") for k in db.avtab)
 
 
+def test_tunables_are_decided_at_compile_time() -> None:
+    db = mini("tunable t_on true;\ntunable t_off false;\n"
+              "if (t_on && !t_off) { allow a_t c_t:file read; }\n"
+              "else { allow a_t c_t:file write; }\n"
+              "if (t_off) { allow a_t c_t:dir search; }\n")
+    assert db.bools.nprim == 0 and db.cond_list == []
+    assert db.avtab[(tv(db, "a_t"), tv(db, "c_t"), cv(db, "file"), P.AVTAB_ALLOWED)] == pm(
+        db, "file", "read")
+    assert not any(k[2] == cv(db, "dir") for k in db.avtab)
+
+
 def test_constraints_are_postfix() -> None:
-    db = mini("constrain process transition (u1 == u2 or (t1 == dom and not r1 dom r2));\n"
+    db = mini("constrain process transition (u1 == u2 or (t1 == doms and not r1 dom r2));\n"
               "validatetrans file (t3 == c_t);\n")
     (con,) = db.lookup_class("process").constraints
     assert con.permissions == pm(db, "process", "transition")

@@ -73,7 +73,7 @@ def test_unknown_user_in_a_context() -> None:
     ("body", "first", "again"),
     [
         ("type a_t;", "mini.conf:18:6", "type 'a_t'"),
-        ("attribute dom;", "mini.conf:18:11", "attribute 'dom'"),
+        ("attribute doms;", "mini.conf:18:11", "attribute 'doms'"),
         ("type z_t alias b_t;", "mini.conf:18:16", "type alias 'b_t'"),
         ("bool x true;\nbool x false;", "mini.conf:19:6", "boolean 'x'"),
     ],
@@ -107,8 +107,8 @@ def test_neverallow_violation_names_both_rules(tmp_path: Path) -> None:
 
 def test_neverallow_with_self_and_attributes() -> None:
     with pytest.raises(NeverallowViolation):
-        mini("neverallow dom self:process ptrace;\nallow a_t a_t:process ptrace;")
-    mini("neverallow dom self:process ptrace;\nallow a_t b_t:process ptrace;")  # not self
+        mini("neverallow doms self:process ptrace;\nallow a_t a_t:process ptrace;")
+    mini("neverallow doms self:process ptrace;\nallow a_t b_t:process ptrace;")  # not self
 
 
 @pytest.mark.parametrize(
@@ -154,6 +154,8 @@ def test_other_compile_errors() -> None:
         compile_text(("m.te", "module m 1.0;\ntype x_t;\n"))
     with pytest.raises(InvalidType, match="unknown type 'httpd_t'"):
         with_base("module m 1.0;\nrequire { type httpd_t; }\n")
+    with pytest.raises(CompileError, match="tunables and booleans cannot be mixed"):
+        mini("tunable t true;\nbool b true;\nif (t && b) { allow a_t b_t:file read; }")
     with pytest.raises(CompileError, match="u3, r3 and t3 are only valid in validatetrans"):
         mini("constrain file read (t3 == a_t);")
 

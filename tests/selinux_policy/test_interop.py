@@ -148,3 +148,59 @@ def test_many_types_use_checkpolicys_value_order(tmp_path: Path) -> None:
     ref = read_policy_file(binary)
     for table in ("types", "roles", "users", "bools"):
         assert _symbols(ours, table) == _symbols(ref, table), table
+
+
+def test_audit2allow_module_compiles_and_grants_the_denials(tmp_path: Path) -> None:
+    """``audit2allow -m`` output is a module our compiler takes as is, with checkmodule's
+    result, and it grants exactly what the logged denials asked for."""
+    require("checkpolicy", "audit2allow", "checkmodule", "semodule_link", "semodule_expand",
+            "semodule_package")
+    import subprocess
+
+    from lsm.selinux.policy.loader import Policy
+
+    base_bin = checkpolicy(BASE_CONF.read_text(), tmp_path)
+    proc = subprocess.run(
+        ["audit2allow", "-p", str(base_bin), "-i", str(POLICIES / "denials.log"), "-m", "local"],
+        capture_output=True, text=True, check=True,
+    )
+    module = tmp_path / "local.te"
+    module.write_text(proc.stdout)
+    ours = compile_files([BASE_CONF, module])
+    policy = Policy(ours)
+    user = "user_u:user_r:user_t:s0"
+    assert "write" in policy.compute_av(user, "system_u:object_r:etc_t:s0", "file").allowed
+    init = "system_u:system_r:init_t:s0"
+    assert "enqueue" in policy.compute_av(user, init, "msgq").allowed
+    assert "connectto" in policy.compute_av(user, init, "unix_stream_socket").allowed
+    _check(ours, checkmodule_link(module, tmp_path, "local"), _BASE_CLASSES)
+
+
+def test_non_mls_policy(tmp_path: Path) -> None:
+    """A policy without MLS (checkpolicy without -M): no ranges anywhere."""
+    require("checkpolicy")
+    from lsm.selinux.policy.compiler import compile_text
+    from tests.selinux_policy.helpers import MINI_DECLS, MINI_HEAD, MINI_TAIL
+
+    body = """
+bool flag false;
+allow doms self:process { fork signal };
+allow a_t b_t:process { signal sigkill transition };
+allow a_t c_t:{ file dir } { read getattr open };
+allow a_t c_t:dir search;
+allow b_t c_t:msgq { create enqueue write };
+dontaudit b_t a_t:process ptrace;
+type_transition a_t c_t:file b_t;
+type_transition a_t c_t:dir b_t "sub";
+if (!flag) { allow b_t a_t:process signal; } else { allow a_t b_t:process ptrace; }
+"""
+    constraints = """
+constrain process transition (u1 == u2 or r1 == r2);
+constrain file { read } (t1 == doms and t2 != a_t);
+"""
+    user, sids = MINI_TAIL.split("\n", 1)
+    text = MINI_HEAD + MINI_DECLS + body + user + "\n" + constraints + sids
+    binary = checkpolicy(text, tmp_path, mls=False)
+    ours = compile_text(("nomls.conf", text))
+    assert not ours.mls
+    _check(ours, binary, None)

@@ -106,14 +106,14 @@ class NeverallowViolation(CompileError):
 
 def unknown(kind: str, name: str, pos: Pos, *, tclass: str = "", detail: str = "") -> PolicyError:
     """The located "unknown <kind> 'name'" error for ``kind``."""
-    where = {"file": pos.file, "line": pos.line, "col": pos.col}
+    f, line, col = pos.file, pos.line, pos.col
     if kind == "type":
-        return UnknownType(name, detail=detail, **where)
+        return UnknownType(name, detail=detail, file=f, line=line, col=col)
     if kind == "class":
-        return UnknownClass(name, detail=detail, **where)
+        return UnknownClass(name, detail=detail, file=f, line=line, col=col)
     if kind == "permission":
-        return UnknownPermission(name, detail=detail, tclass=tclass, **where)
-    return UnknownSymbol(name, kind=kind, detail=detail, **where)
+        return UnknownPermission(name, detail=detail, tclass=tclass, file=f, line=line, col=col)
+    return UnknownSymbol(name, kind=kind, detail=detail, file=f, line=line, col=col)
 
 
 def error(pos: Pos, msg: str) -> CompileError:

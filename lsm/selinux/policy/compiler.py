@@ -93,7 +93,7 @@ class _Compiler:
         for stmt in stmts:
             self.declare(stmt)
         aliases = sum(len(s.aliases) for s in stmts if isinstance(s, A.TypeDecl | A.TypeAlias))
-        renumber(self.syms, aliases)
+        renumber(self.syms, aliases, len(self.syms.tunables))
         db = self.syms.db
         db.mls = db.levels.nprim > 0
         for stmt in stmts:
@@ -158,6 +158,9 @@ class _Compiler:
                 s.add_type(name, attribute=True)
             case A.TypeDecl(name=name):
                 s.add_type(name, attribute=False)
+            case A.BoolDecl(name=name, value=value, tunable=True):
+                s.declare("bool", name, kind="tunable")
+                s.tunables[name.text] = value
             case A.BoolDecl(name=name, value=value):
                 s.declare("bool", name, kind="boolean")
                 db.bools.nprim += 1
@@ -263,7 +266,8 @@ class _Compiler:
                 if name.text not in s.role_attrs:
                     raise unknown("role attribute", name.text, name.pos)
             elif kind in ("bool", "tunable"):
-                s.lookup_bool(name)
+                if name.text not in s.tunables:
+                    s.lookup_bool(name)
             elif kind == "user":
                 s.lookup_user(name)
             elif kind == "sensitivity" and s.db.levels.get(name.text) is None:
@@ -290,7 +294,7 @@ class _Compiler:
             case A.RoleTransition():
                 r.role_transition(stmt)
             case A.CondBlock():
-                r.cond_block(stmt, nodes)
+                r.cond_block(stmt, nodes, table)
             case A.ConstrainDef():
                 r.constraint(stmt, s.db.mls)
             case A.UserDecl():

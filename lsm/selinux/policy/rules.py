@@ -88,9 +88,9 @@ class RuleCompiler:
             for a, b in pairs:
                 key = (a, b, cls, spec)
                 if spec == P.AVTAB_AUDITDENY:
-                    table[key] = int(table.get(key, _FULL)) & (~mask & _FULL)
+                    table[key] = _mask(table.get(key, _FULL)) & (~mask & _FULL)
                 else:
-                    table[key] = int(table.get(key, 0)) | mask
+                    table[key] = _mask(table.get(key, 0)) | mask
 
     def xperm_rule(self, rule: A.XpermRule, table: dict[P.AvtabKey, P.AvtabData]) -> None:
         """allowxperm & co. for ``ioctl``: one driver entry for whole drivers, else functions."""
@@ -154,7 +154,7 @@ class RuleCompiler:
                 key = (a, b, cls.value, spec)
                 old_t = table.get(key)
                 if old_t is not None and old_t != new.value:
-                    raise self._conflict(rule, a, b, cls.name, int(old_t))
+                    raise self._conflict(rule, a, b, cls.name, _mask(old_t))
                 table[key] = new.value
 
     def _conflict(self, rule: A.TypeRule, a: int, b: int, cls: str, old: int) -> Exception:
@@ -222,25 +222,47 @@ class RuleCompiler:
         return (*(n for a in args for n in a), P.CondExpr(op))
 
     def cond_block(self, block: A.CondBlock, nodes: dict[tuple[P.CondExpr, ...], P.CondNode],
-                   ) -> None:
-        """An ``if`` block: same-expression blocks share one node, as in checkpolicy."""
+                   table: dict[P.AvtabKey, P.AvtabData]) -> None:
+        """An ``if`` block: same-expression blocks share one node, as in checkpolicy.
+
+        A block on tunables only is decided now: its chosen branch becomes unconditional
+        (libsepol's ``discard_tunables``); tunables and booleans may not be mixed.
+        """
+        used = _cond_names(block.expr)
+        tunables = [n for n in used if n.text in self.syms.tunables]
+        if tunables:
+            if len(tunables) != len(used):
+                raise error(block.pos, "tunables and booleans cannot be mixed in one if "
+                                       f"expression ('{tunables[0].text}' is a tunable)")
+            chosen = block.true_rules if _eval_tunables(block.expr, self.syms.tunables) \
+                else block.false_rules
+            self._branch_rules(chosen, table)
+            return
         expr = self.cond_expr(block.expr)
+        true_rules, false_rules = block.true_rules, block.false_rules
+        if len(expr) > 1 and expr[-1].expr_type == P.COND_NOT:
+            # libsepol's cond_normalize_expr: drop a final "not" and swap the branches
+            expr = expr[:-1]
+            true_rules, false_rules = false_rules, true_rules
         node = nodes.get(expr)
         if node is None:
             node = nodes[expr] = P.CondNode(expr)
             node.cur_state = evaluate_cond(expr, self.syms.db)
-        for rules, target in ((block.true_rules, node.true_list),
-                              (block.false_rules, node.false_list)):
-            table: dict[P.AvtabKey, P.AvtabData] = dict(target)
-            for stmt in rules:
-                if isinstance(stmt, A.AvRule) and stmt.kind != "neverallow":
-                    self.av_rule(stmt, table)
-                elif isinstance(stmt, A.TypeRule) and stmt.filename is None:
-                    self.type_rule(stmt, table)
-                else:
-                    raise error(stmt.pos, "only allow, auditallow, dontaudit and type rules "
-                                          "may appear inside an if block")
-            target[:] = list(table.items())
+        for rules, target in ((true_rules, node.true_list), (false_rules, node.false_list)):
+            branch: dict[P.AvtabKey, P.AvtabData] = dict(target)
+            self._branch_rules(rules, branch)
+            target[:] = list(branch.items())
+
+    def _branch_rules(self, rules: tuple[A.Stmt, ...],
+                      table: dict[P.AvtabKey, P.AvtabData]) -> None:
+        for stmt in rules:
+            if isinstance(stmt, A.AvRule) and stmt.kind != "neverallow":
+                self.av_rule(stmt, table)
+            elif isinstance(stmt, A.TypeRule) and stmt.filename is None:
+                self.type_rule(stmt, table)
+            else:
+                raise error(stmt.pos, "only allow, auditallow, dontaudit and type rules "
+                                      "may appear inside an if block")
 
     # -- constraints
 
@@ -376,8 +398,30 @@ def _allowed_by_type(db: P.PolicyDB, avtab: dict[P.AvtabKey, P.AvtabData],
         for st in attr_members.get(s, [s]):
             row = out.setdefault(st, {})
             for tt in attr_members.get(t, [t]):
-                row[(tt, cls)] = row.get((tt, cls), 0) | int(data)
+                row[(tt, cls)] = row.get((tt, cls), 0) | _mask(data)
     return out
+
+
+def _mask(data: P.AvtabData) -> int:
+    """An AV or type entry's integer (xperm entries never reach here)."""
+    assert isinstance(data, int)
+    return data
+
+
+def _cond_names(tree: A.CondTree) -> list[A.Name]:
+    if isinstance(tree[0], A.CondLeaf):
+        return [tree[0].name]
+    return [n for sub in tree[1:] for n in _cond_names(sub)]
+
+
+def _eval_tunables(tree: A.CondTree, values: dict[str, bool]) -> bool:
+    if isinstance(tree[0], A.CondLeaf):
+        return values[tree[0].name.text]
+    args = [_eval_tunables(t, values) for t in tree[1:]]
+    if tree[0] == "not":
+        return not args[0]
+    x, y = args
+    return {"or": x or y, "and": x and y, "xor": x != y, "==": x == y, "!=": x != y}[tree[0]]
 
 
 def _no_star_or_comp(*sets: A.NameSet) -> None:

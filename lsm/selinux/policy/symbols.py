@@ -54,6 +54,8 @@ class Symbols:
     #: role attribute name -> (pseudo value, member role bitmap); not part of the kernel policy
     role_attrs: dict[str, int] = field(factory=dict)
     sid_order: list[str] = field(factory=list)
+    #: tunable name -> value; resolved at compile time, never part of the kernel policy
+    tunables: dict[str, bool] = field(factory=dict)
     #: sensitivity name -> declaration position, before dominance assigns values
     sens_decl: dict[str, tuple[A.Pos, tuple[A.Name, ...]]] = field(factory=dict)
 
@@ -419,7 +421,7 @@ def hash_order(names: list[str], table: str, extra: int = 0) -> list[str]:
     return sorted(names, key=lambda n: (_symhash(n, size), n.encode()))
 
 
-def renumber(syms: Symbols, type_aliases: int) -> None:
+def renumber(syms: Symbols, type_aliases: int, tunables: int = 0) -> None:
     """Give types, roles, users and booleans checkpolicy's values (call before any rule)."""
     db = syms.db
     types = list(db.types)
@@ -443,16 +445,17 @@ def renumber(syms: Symbols, type_aliases: int) -> None:
     for value, name in enumerate((n for n in order if n != "object_r"), 2):
         if name in syms.role_attrs:
             continue
-        datum = db.roles.names[name]
-        datum.value, datum.dominates = value, bit(value)
-        rdb.add(name, value, datum)
+        role = db.roles.names[name]
+        role.value, role.dominates = value, bit(value)
+        rdb.add(name, value, role)
     rdb.nprim = len(names) + 1
     db.roles = rdb
 
     for attr_name in ("users", "bools"):
         old = getattr(db, attr_name)
         new = type(old)()
-        for value, name in enumerate(hash_order([d.name for d in old], attr_name), 1):
+        extra = tunables if attr_name == "bools" else 0
+        for value, name in enumerate(hash_order([d.name for d in old], attr_name, extra), 1):
             datum = old.names[name]
             datum.value = value
             new.add(name, value, datum)
