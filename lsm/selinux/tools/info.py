@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.errors import PolicyError
 from lsm.selinux.ss import policydb as P
 from lsm.selinux.ss.constraint import is_mls_constraint
 
@@ -141,3 +142,17 @@ def format_stats(db: P.PolicyDB, stats: dict[str, int], source: str) -> str:
         (k1, l1), (k2, l2) = STAT_ORDER[i], STAT_ORDER[i + 1]
         lines.append(f"  {l1 + ':':<17}{stats[k1]:7}    {l2 + ':':<17}{stats[k2]:7}")
     return "\n".join(lines)
+
+
+def raw_role_allow(data: bytes, fallback: int) -> int:
+    """The number of role allow entries as stored in a binary policy (duplicates included,
+    as ``seinfo`` counts them; the PolicyDB keeps distinct pairs)."""
+    import struct
+
+    from lsm.selinux.policy.binary import section_offsets
+
+    try:
+        offsets = dict(section_offsets(data))
+        return int(struct.unpack_from("<I", data, offsets["role allow"])[0])
+    except (KeyError, struct.error, PolicyError):
+        return fallback
