@@ -167,12 +167,12 @@ def _quiet(gen: Any) -> Any:
 def sem_close(task: Task, sem: Sem) -> Any:
     """Generator: drop one reference; unmap when it was the last (``__sem_remove_mapping``)."""
     table = _table(task)
-    mine = sem.inode is not None and table.get(sem.inode) is sem
-    if mine:
+    inode = sem.inode
+    if inode is not None and table.get(inode) is sem:
         sem.refcnt -= 1
         if sem.refcnt > 0:
             return 0
-        del table[sem.inode]
+        del table[inode]
     elif task.process.mm.find(sem.addr) is None:
         raise SyscallError(c.EINVAL, "sem_close")
     yield from task.munmap(sem.addr, SIZEOF_SEM_T)
