@@ -143,22 +143,25 @@ def _unqueue(table: dict[Any, deque[FutexQ]], key: Any, q: FutexQ) -> None:
 
 
 def do_futex_wake(task: Task, addr: int, n: int) -> int:
-    """FUTEX_WAKE: wake up to ``n`` waiters on the word's key; return how many were woken."""
-    if n <= 0:
-        _mapping(task, addr)
-        return 0
+    """FUTEX_WAKE: wake up to ``n`` waiters on the word's key; return how many were woken.
+
+    As in Linux's ``futex_wake`` loop (``if (++ret >= nr_wake) break``), ``n <= 0`` still
+    wakes one waiter if there is one.
+    """
     key = futex_key(task, addr)
     table = futex_table(task.kernel)
     bucket = table.get(key)
     if not bucket:
         return 0
     woken = 0
-    while bucket and woken < n:
+    while bucket:
         q = bucket.popleft()
         q.woken = True
         if not q.event.triggered:
             q.event.succeed()
         woken += 1
+        if woken >= n:
+            break
     if not bucket:
         del table[key]
     return woken

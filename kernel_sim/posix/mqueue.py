@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import simpy
 
     from kernel_sim.kernel import Kernel
+    from kernel_sim.process import Process
     from kernel_sim.task import Task
     from kernel_sim.vfs import File, Inode
 
@@ -52,6 +53,8 @@ RLIMIT_MSGQUEUE = 819200
 SIZEOF_MSG_MSG = 48
 SIZEOF_TREE_NODE = 48
 PATH_MAX = 4096
+#: ``struct sigevent`` notification kinds
+SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD = 0, 1, 2
 
 
 @frozen
@@ -90,6 +93,10 @@ class MqInfo:
     receivers: deque[MqWaiter] = field(factory=deque)
     opens: int = 0
     evicted: bool = False
+    #: mq_notify registration: the owning process, the kind and the signal
+    notify_owner: Process | None = None
+    notify_kind: int = SIGEV_NONE
+    notify_signo: int = 0
 
     def insert(self, data: bytes, prio: int) -> None:
         q = self.msgs.get(prio)
@@ -148,7 +155,12 @@ class MqueueOps(FileOps):
 
     def read(self, task: Task, file: File, n: int) -> Any:
         info: MqInfo = file.inode.private
-        line = f"QSIZE:{info.qsize:<10} NOTIFY:{0:<5} SIGNO:{0:<5} NOTIFY_PID:{0:<6}\n".encode()
+        owner = info.notify_owner
+        kind = info.notify_kind if owner is not None else 0
+        signo = info.notify_signo if owner is not None and kind == SIGEV_SIGNAL else 0
+        pid = owner.pid if owner is not None else 0
+        line = f"QSIZE:{info.qsize:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n"
+        line = line.encode()
         out = line[file.pos:file.pos + max(n, 0)]
         file.pos += len(out)
         return out
@@ -300,6 +312,8 @@ def do_mq_timedsend(task: Task, mqd: int, data: bytes, prio: int) -> Any:
             w.event.succeed()
         else:
             info.insert(data, prio)
+            if info.notify_owner is not None and info.curmsgs == 1:
+                _do_notify(task, info)
         file.inode.mtime = task.kernel.env.now
         return 0
     if file.flags & c.O_NONBLOCK:
@@ -385,3 +399,52 @@ def mq_getsetattr(task: Task, mqd: int, new: Any) -> MqAttr:
     if new is not None:
         file.flags = (file.flags & ~c.O_NONBLOCK) | flags
     return old
+
+
+def _do_notify(task: Task, info: MqInfo) -> None:
+    """``__do_notify``: the queue went from empty to non-empty with no receiver asleep.
+
+    The signal is kernel-generated (si_code SI_MESGQ): no kill permission check, no LSM hook.
+    The registration is one-shot.
+    """
+    owner = info.notify_owner
+    info.notify_owner = None
+    if owner is not None and info.notify_kind == SIGEV_SIGNAL:
+        task.kernel.send_signal(owner, info.notify_signo, kernel=True)
+
+
+def do_mq_notify(task: Task, mqd: int, sigevent: Any) -> int:
+    """``do_mq_notify``: register (EBUSY if another process is registered) or, with
+    ``sigevent=None``, drop this process's registration.
+
+    ``sigevent``: a dict or object with ``sigev_notify`` (SIGEV_SIGNAL or SIGEV_NONE) and
+    ``sigev_signo``.  Deliberate differences: closing a descriptor does not drop the
+    registration (only the owner's exit does); SIGEV_THREAD (a netlink socket and a helper
+    thread in glibc) is not modelled: ENOSYS.
+    """
+    kind = signo = 0
+    if sigevent is not None:
+        kind = _attr_field(sigevent, "sigev_notify")
+        signo = _attr_field(sigevent, "sigev_signo")
+        if kind not in (SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD):
+            raise SyscallError(c.EINVAL)
+        if kind == SIGEV_SIGNAL and not (isinstance(signo, int) and 1 <= signo < c.NSIG):
+            raise SyscallError(c.EINVAL)
+        if kind == SIGEV_THREAD:
+            raise SyscallError(c.ENOSYS)
+    file = task.process.files.get(mqd)
+    if file.ops is not MQUEUE_OPS:
+        raise SyscallError(c.EBADF)
+    info: MqInfo = file.inode.private
+    proc = task.process
+    if sigevent is None:
+        if info.notify_owner is proc:
+            info.notify_owner = None
+        return 0
+    owner = info.notify_owner
+    # Linux drops the registration when the owner closes its descriptor (flush); close()
+    # has no flush step here, so an owner that has exited counts as unregistered.
+    if owner is not None and owner.alive:
+        raise SyscallError(c.EBUSY)
+    info.notify_owner, info.notify_kind, info.notify_signo = proc, kind, signo
+    return 0

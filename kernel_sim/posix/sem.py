@@ -26,6 +26,7 @@ from kernel_sim.errors import SyscallError
 from kernel_sim.posix.shm import SHMDIR, shm_get_name, unlink_eacces
 
 if TYPE_CHECKING:
+    from kernel_sim.process import Process
     from kernel_sim.task import Task
     from kernel_sim.vfs import Inode
 
@@ -67,11 +68,30 @@ def init_bytes(value: int) -> bytes:
 
 
 def _table(task: Task) -> dict[Inode, Sem]:
-    """glibc's per-process tree of mapped semaphores (``__sem_mappings``)."""
+    """glibc's per-process tree of mapped semaphores (``__sem_mappings``).
+
+    It is process memory: fork copies it, exec discards it (with the address space).
+    """
+    k = task.kernel
+    if "posix_sem" not in k.subsystems:
+        k.subsystems["posix_sem"] = True
+        k.fork_handlers.append(_sem_fork)
+        k.exec_handlers.append(_sem_exec)
     table = task.process.ipc.get("posix_sem")
     if table is None:
         table = task.process.ipc["posix_sem"] = {}
     return table
+
+
+def _sem_fork(parent: Process, child: Process) -> None:
+    table = parent.ipc.get("posix_sem")
+    if table:
+        child.ipc["posix_sem"] = {i: Sem(s.addr, s.name, s.inode, s.refcnt)
+                                  for i, s in table.items()}
+
+
+def _sem_exec(proc: Process) -> None:
+    proc.ipc.pop("posix_sem", None)
 
 
 def _check_add_mapping(task: Task, name: str, fd: int, existing: int | None) -> Any:

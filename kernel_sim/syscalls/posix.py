@@ -59,6 +59,13 @@ class PosixIpcSyscalls:
         yield
 
     @syscall
+    def mq_notify(self: Task, mqd: int, sigevent: Any = None) -> Any:
+        """Ask for a signal when the queue becomes non-empty with no receiver waiting
+        (``{"sigev_notify": SIGEV_SIGNAL, "sigev_signo": sig}``); None unregisters."""
+        return mqueue.do_mq_notify(self, mqd, sigevent)
+        yield
+
+    @syscall
     def mq_close(self: Task, mqd: int) -> Any:
         """glibc's mq_close is close(2)."""
         self.process.files.close(mqd)

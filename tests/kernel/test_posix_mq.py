@@ -498,3 +498,58 @@ def test_complete_mediation() -> None:
     assert k.lookup("/dev/mqueue/new") is None
     assert k.lookup("/dev/mqueue/q") is not None
     assert k.subsystems["mqueue"].queues_count == 1
+
+
+# ---------------------------------------------------------------- mq_notify, read()
+def test_mq_notify_signals_on_empty_to_non_empty_once() -> None:
+    from kernel_sim.posix.mqueue import SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD
+
+    got = []
+
+    def handler(p, sig):
+        got.append((sig, p.kernel.now))
+        return
+        yield
+
+    def other(p):
+        q = yield from p.mq_open("/q", O_WRONLY)
+        assert (yield from err(p.mq_notify(q, {"sigev_notify": SIGEV_NONE}))) == errno.EBUSY
+        yield from p.mq_send(q, b"a")  # empty -> non-empty: notify, then unregister
+        yield from p.mq_send(q, b"b")  # not a transition: nothing
+        return 0
+
+    def prog(p):
+        yield from p.sigaction(SIGUSR1, handler)
+        q = yield from p.mq_open("/q", O_CREAT | O_RDWR, 0o600, {"mq_maxmsg": 4,
+                                                                 "mq_msgsize": 8})
+        bad = {"sigev_notify": SIGEV_SIGNAL, "sigev_signo": 0}
+        assert (yield from err(p.mq_notify(q, bad))) == errno.EINVAL
+        assert (yield from err(p.mq_notify(q, {"sigev_notify": 7}))) == errno.EINVAL
+        assert (yield from err(p.mq_notify(q, {"sigev_notify": SIGEV_THREAD}))) == errno.ENOSYS
+        yield from p.mq_notify(q, {"sigev_notify": SIGEV_SIGNAL, "sigev_signo": SIGUSR1})
+        assert (yield from err(p.mq_notify(q, {"sigev_notify": SIGEV_NONE}))) == errno.EBUSY
+        assert b"NOTIFY:0     SIGNO:10 " in (yield from p.read(q, 100))
+        pid = yield from p.fork(other)
+        yield from p.waitpid(pid, 0)
+        assert [s for s, _ in got] == [SIGUSR1]
+        assert (yield from p.mq_getattr(q)).mq_curmsgs == 2
+        yield from p.mq_notify(q, {"sigev_notify": SIGEV_NONE})  # free again: one-shot
+        yield from p.mq_notify(q, None)
+        yield from p.mq_notify(q, {"sigev_notify": SIGEV_NONE})
+        return 0
+
+    k, pid = run(prog, uid=1000, gid=1000)
+    check_ok(k, pid)
+
+
+def test_read_on_a_queue_descriptor_reports_its_state() -> None:
+    def prog(p):
+        q = yield from p.mq_open("/q", O_CREAT | O_RDWR, 0o600)
+        yield from p.mq_send(q, b"12345")
+        line = yield from p.read(q, 200)
+        assert line == b"QSIZE:5          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n"
+        assert (yield from err(p.write(q, b"x"))) == errno.EINVAL
+        return 0
+
+    k, pid = run(prog, uid=1000, gid=1000)
+    check_ok(k, pid)

@@ -255,3 +255,38 @@ def test_complete_mediation() -> None:
     k, pid = run(prog, lsms=[lsm], uid=1000, gid=1000)
     check_ok(k, pid)
     assert sorted(k.lookup("/dev/shm").children) == ["sem.old"]  # no sem.new, no temp file
+
+
+def _child_reopens(p, s):
+    again = yield from p.sem_open("/s", 0)
+    assert again.addr == s.addr  # glibc's table is process memory: fork copied it
+    yield from p.sem_post(s)
+    return 0
+
+
+def _after_exec(p, *args):
+    assert p.process.ipc.get("posix_sem") is None  # exec dropped the old table
+    s = yield from p.sem_open("/s", 0)
+    yield from p.sem_post(s)
+    return 0
+
+
+def test_fork_shares_the_mapping_and_exec_forgets_it() -> None:
+    def execer(p):
+        yield from p.sem_open("/s", 0)
+        yield from p.execve("/usr/bin/after", ["after"], {})
+
+    def prog(p):
+        s = yield from p.sem_open("/s", O_CREAT, 0o600, 0)
+        pid = yield from p.fork(_child_reopens, s)
+        yield from p.sem_wait(s)  # the child's post through the inherited mapping
+        yield from p.waitpid(pid, 0)
+        pid = yield from p.fork(execer)
+        yield from p.sem_wait(s)
+        _, st = yield from p.waitpid(pid, 0)
+        return st >> 8
+
+    k = Kernel(seed=0)
+    k.install("/usr/bin/after", _after_exec)
+    k, pid = run(prog, kernel=k, uid=1000, gid=1000)
+    check_ok(k, pid)

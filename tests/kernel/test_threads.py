@@ -372,3 +372,26 @@ def test_threads_share_memory_and_futexes_have_no_hooks() -> None:
     k, pid = run(prog, kernel=k, uid=1000, gid=1000)
     check_ok(k, pid)
     assert calls == []
+
+
+def test_futex_wake_zero_still_wakes_one() -> None:
+    """Linux's wake loop breaks after ``++ret >= nr_wake``: nr_wake 0 wakes one waiter."""
+    res = {}
+
+    def waiter(p, word, done):
+        yield from p.futex_wait(word, 0)
+        yield from _done(p, done)
+
+    def prog(p):
+        word = p.mem_alloc(8)
+        for _ in range(2):
+            yield from p.clone_thread(waiter, word, word + 4)
+        yield from p.nanosleep(0.001)
+        res["zero"] = yield from p.futex_wake(word, 0)
+        res["rest"] = yield from p.futex_wake(word, 10)
+        yield from _join(p, word + 4, 2)
+        return 0
+
+    k, pid = run(prog, uid=1000, gid=1000)
+    check_ok(k, pid)
+    assert res == {"zero": 1, "rest": 1}
