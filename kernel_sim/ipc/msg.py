@@ -181,33 +181,38 @@ def _pipelined_send(task: Task, msq: MsgQueue, msg: MsgMsg) -> bool:
     return False
 
 
-def do_msgsnd(task: Task, msqid: int, mtype: int, data: bytes, msgflg: int) -> Any:
-    """Generator for msgsnd(2)."""
+def do_msgsnd(task: Task, msqid: int, mtype: int, data: bytes, msgflg: int = 0) -> Any:
+    """Generator for msgsnd(2) (the syscall body itself)."""
     k = task.kernel
-    ns = ipc_ns(k)
+    ns = k.subsystems.get("sysv_ipc") or ipc_ns(k)
     sec = k.security
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SyscallError(c.EFAULT)
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise SyscallError(c.EFAULT)
+        data = bytes(data)
     msgsz = len(data)
-    if msgsz > ns.msg_ctlmax or not isinstance(msqid, int) or msqid < 0:
+    if msgsz > ns.msg_ctlmax or type(msqid) is not int or msqid < 0:
         raise SyscallError(c.EINVAL)
-    if not isinstance(mtype, int) or mtype < 1:
+    if type(mtype) is not int or mtype < 1:
         raise SyscallError(c.EINVAL)
     # load_msg: the message and its label exist before the queue is even looked up
-    msg = MsgMsg(mtype, msgsz, bytes(data), sec.alloc_blob("msg_msg"))
+    msg: MsgMsg | None = MsgMsg(mtype, msgsz, data,
+                                sec.alloc_blob("msg_msg") if ns.msg_blob else [])
     rc = sec.msg_msg_alloc_security(msg)
     if rc:
-        _free_msg(task, msg)
+        _free_msg(task, msg)  # type: ignore[arg-type]
         raise SyscallError(-rc)
     try:
         perm = ns.msg_ids.obtain_check(msqid)
-        msq = _queue(perm)
+        msq: MsgQueue = perm.obj
         while True:
             if ipcperms(task, perm, S_IWUGO):
                 raise SyscallError(c.EACCES)
             if perm.deleted:
                 raise SyscallError(c.EIDRM)
-            check(sec.msg_queue_msgsnd(perm, msg, msgflg))
+            rc = sec.msg_queue_msgsnd(perm, msg, msgflg)
+            if rc:
+                raise SyscallError(-rc)
             if msgsz + msq.q_cbytes <= msq.q_qbytes and 1 + msq.q_qnum <= msq.q_qbytes:
                 break
             if msgflg & c.IPC_NOWAIT:
@@ -221,15 +226,16 @@ def do_msgsnd(task: Task, msqid: int, mtype: int, data: bytes, msgflg: int) -> A
                 raise
             if perm.deleted:
                 raise SyscallError(c.EIDRM)
-        msq.q_lspid = task.pid
+        msq.q_lspid = task.process.pid
         msq.q_stime = k.env.now
-        if not _pipelined_send(task, msq, msg):
+        assert msg is not None
+        if not (msq.q_receivers and _pipelined_send(task, msq, msg)):
             msq.q_messages.append(msg)
             msq.q_cbytes += msgsz
             msq.q_qnum += 1
             ns.msg_bytes += msgsz
             ns.msg_hdrs += 1
-        msg = None  # type: ignore[assignment]
+        msg = None
         return 0
     finally:
         if msg is not None:
@@ -269,22 +275,25 @@ def _find_msg(task: Task, msq: MsgQueue, msgtyp: int, mode: int) -> MsgMsg | Non
     return found
 
 
-def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int, msgflg: int) -> Any:
-    """Generator for msgrcv(2); returns ``(mtype, data)``."""
+def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int = 0, msgflg: int = 0) -> Any:
+    """Generator for msgrcv(2) (the syscall body itself); returns ``(mtype, data)``."""
     k = task.kernel
-    ns = ipc_ns(k)
-    if not isinstance(msqid, int) or msqid < 0 or not isinstance(bufsz, int) or bufsz < 0:
+    ns = k.subsystems.get("sysv_ipc") or ipc_ns(k)
+    if type(msqid) is not int or msqid < 0 or type(bufsz) is not int or bufsz < 0:
         raise SyscallError(c.EINVAL)
-    if not isinstance(msgtyp, int):
+    if type(msgtyp) is not int:
         raise SyscallError(c.EINVAL)
     copy_max = -1
     if msgflg & c.MSG_COPY:
         if msgflg & c.MSG_EXCEPT or not msgflg & c.IPC_NOWAIT:
             raise SyscallError(c.EINVAL)
         copy_max = min(bufsz, ns.msg_ctlmax)
-    msgtyp, mode = _convert_mode(msgtyp, msgflg)
+    if msgtyp == 0 and not msgflg & c.MSG_COPY:
+        mode = SEARCH_ANY
+    else:
+        msgtyp, mode = _convert_mode(msgtyp, msgflg)
     perm = ns.msg_ids.obtain_check(msqid)
-    msq = _queue(perm)
+    msq: MsgQueue = perm.obj
     while True:
         if ipcperms(task, perm, S_IRUGO):
             raise SyscallError(c.EACCES)
@@ -301,12 +310,13 @@ def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int, msgflg: int) -> A
             msq.q_messages.remove(msg)
             msq.q_qnum -= 1
             msq.q_rtime = k.env.now
-            msq.q_lrpid = task.pid
+            msq.q_lrpid = task.process.pid
             msq.q_cbytes -= msg.m_ts
             ns.msg_bytes -= msg.m_ts
             ns.msg_hdrs -= 1
-            assert msq.q_senders is not None
-            msq.q_senders.wake_all()
+            senders = msq.q_senders
+            if senders:
+                senders.wake_all()
             return _deliver(task, msg, bufsz)
         if msgflg & c.IPC_NOWAIT:
             raise SyscallError(c.ENOMSG)
@@ -333,7 +343,7 @@ def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int, msgflg: int) -> A
 
 def _deliver(task: Task, msg: MsgMsg, bufsz: int) -> tuple[int, bytes]:
     data = msg.data if bufsz >= msg.m_ts else msg.data[:bufsz]
-    _free_msg(task, msg)
+    task.kernel.security.msg_msg_free_security(msg)
     return msg.m_type, data
 
 

@@ -147,7 +147,7 @@ class IpcIds:
 
     def obtain_check(self, ident: int) -> KernIpcPerm:
         """``ipc_obtain_object_check``: EINVAL for an unknown index or a stale sequence."""
-        if not isinstance(ident, int) or ident < 0:
+        if type(ident) is not int or ident < 0:
             raise SyscallError(c.EINVAL)
         perm = self.by_idx.get(ident & (IPCMNI - 1))
         if perm is None or perm.id != ident:
@@ -204,6 +204,8 @@ class IpcNamespace:
     shm_ctlall: int = SHMALL
     shm_ctlmni: int = SHMMNI
     shm_tot: int = 0
+    #: whether any stacked module wants a msg_msg blob (decided once, at first use)
+    msg_blob: bool = True
 
 
 def ipc_ns(k: Kernel) -> IpcNamespace:
@@ -211,6 +213,7 @@ def ipc_ns(k: Kernel) -> IpcNamespace:
     ns = k.subsystems.get("sysv_ipc")
     if ns is None:
         ns = k.subsystems["sysv_ipc"] = IpcNamespace()
+        ns.msg_blob = bool(k.security.alloc_blob("msg_msg"))
         from kernel_sim.ipc import sem, shm
 
         k.fork_handlers.append(shm.shm_fork)
@@ -238,7 +241,7 @@ def ipcperms(task: Task, perm: KernIpcPerm, flag: int) -> int:
     granted = perm.mode
     cred = task.cred
     euid = cred.euid
-    if euid in (perm.cuid, perm.uid):
+    if euid == perm.cuid or euid == perm.uid:  # noqa: PLR1714 - hot path, no tuple
         granted >>= 6
     elif cred.in_group(perm.cgid) or cred.in_group(perm.gid):
         granted >>= 3
