@@ -342,3 +342,21 @@ def test_complete_mediation() -> None:
     assert k.lookup("/dev/shm/new") is None
     seg = k.lookup("/dev/shm/seg")
     assert seg is not None and seg.size == 100
+
+
+def test_mmap_file_hook_runs_before_the_open_mode_check() -> None:
+    """vm_mmap_pgoff calls security_mmap_file before do_mmap looks at f_mode: an LSM that
+    refuses the mapping is heard even when the descriptor's mode would refuse it too."""
+    lsm = BpfLsm("no-map")
+    lsm.attach("mmap_file", lambda file, reqprot, prot, flags: -LSM_ERR)
+
+    def prog(p):
+        fd = yield from p.shm_open("/seg", O_CREAT | O_RDWR, 0o600)
+        yield from p.ftruncate(fd, 10)
+        ro = yield from p.shm_open("/seg", O_RDONLY)
+        return (yield from err(p.mmap(0, 10, RW, MAP_SHARED, ro)))
+
+    k, pid = run(prog, lsms=[lsm], uid=1000, gid=1000)
+    assert k.exit_status(pid) >> 8 == LSM_ERR
+    k, pid = run(prog, uid=1000, gid=1000)
+    assert k.exit_status(pid) >> 8 == errno.EACCES
