@@ -84,7 +84,10 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
             raise Interrupted from None
         finally:
             self.sleeping = False
-            self.kernel.security.current = self
+            k = self.kernel
+            k.security.current = self
+            if k.audit is not None:
+                k.audit.resume(self)  # records after a wake-up belong to our syscall
 
     def wake_for_signal(self) -> None:
         """``signal_wake_up``: interrupt an interruptible sleep (once)."""

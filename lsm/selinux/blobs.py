@@ -6,6 +6,8 @@ SIDs are 0 until labelled.
 
 from __future__ import annotations
 
+from typing import Any
+
 from attrs import define, field
 
 from lsm.selinux.audit import AuditContext
@@ -47,6 +49,7 @@ class FileSecurity:
     fown_sid: int = 0
     isid: int = 0  # inode SID at open (0 for pseudo files: no revalidation shortcut)
     pseqno: int = -1  # policy seqno at open
+    ad: Any = None  # audit data (path/dev/ino), built on first use and reused
 
 
 @define(slots=True)
@@ -61,6 +64,7 @@ class SuperblockSecurity:
 class IpcSecurity:
     sclass: int = 0
     sid: int = 0
+    ad: Any = None  # IpcAudit(key), built once
 
 
 @define(slots=True)
@@ -73,3 +77,4 @@ class SockSecurity:
     sid: int = 0
     peer_sid: int = 0
     sclass: int = 0
+    ad: Any = None  # audit data for per-message checks, built once (addresses are fixed)

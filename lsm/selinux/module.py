@@ -119,6 +119,17 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
             self.devnull_sid = self.unlabeled_sid
         self._fileclass_cache: dict[int, int] = {}
         self._mask_cache: dict[tuple[int, int], int] = {}
+        self.fd_use = self.av("fd", "use")
+        # the permissions checked on every message: resolved once per policy load
+        self.p_msgq_write = self.av("msgq", "write")
+        self.p_msg_send = self.av("msg", "send")
+        self.p_msgq_enqueue = self.av("msgq", "enqueue")
+        self.p_msgq_read = self.av("msgq", "read")
+        self.p_msg_receive = self.av("msg", "receive")
+        self.p_msg_class = self.cls("msg")
+        self._ipcperm: dict[tuple[str, int], tuple[int, int]] = {}
+        self._sockperm: dict[tuple[str, str], tuple[int, int]] = {}
+        self._tcache: dict[tuple[int, int, int, str | None], int] = {}
 
     # -- name mapping ------------------------------------------------------------------------
     def cls(self, name: str) -> int:
@@ -149,14 +160,24 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         if not tclass or not bits:
             # a class or permission this policy does not define: handle_unknown decides
             return 0 if self.allow_unknown or not tclass else -EACCES
-        cur = self.security.current
-        if cur is not None:
-            self.audit.current = cur.security[self.slot].ctx
         return self.avc.has_perm(ssid, tsid, tclass, bits, ad)
 
     def check(self, ssid: int, tsid: int, cname: str, *perms: str, ad: Any = None) -> int:
         tclass, bits = self.av(cname, *perms)
         return self.has_perm(ssid, tsid, tclass, bits, ad)
+
+    def transition_sid(self, ssid: int, tsid: int, tclass: int, name: str | None = None) -> int:
+        """``security_transition_sid``, memoised until the policy state changes.
+
+        Linux recomputes it on every call; the result is a pure function of the policy and
+        its booleans, so the memo is dropped on policy load and boolean commits.  Messages
+        are labelled on every msgsnd, which makes this the hot part of SysV messaging.
+        """
+        key = (ssid, tsid, tclass, name)
+        sid = self._tcache.get(key)
+        if sid is None:
+            sid = self._tcache[key] = self.server.transition_sid(ssid, tsid, tclass, name)
+        return sid
 
     def current_sid(self) -> int:
         cur = self.security.current
@@ -178,7 +199,18 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
 
     # -- audit sink (kernel syscall entry/exit) ------------------------------------------------
     def syscall_entry(self, task: Any, name: str) -> None:
-        self.audit.begin_syscall(task.pid, task.comm, task.security[self.slot].ctx)
+        # AuditLog.begin_syscall, inlined: this runs on every system call
+        ctx = task.security[self.slot].ctx
+        self.audit.current = ctx
+        ctx.in_syscall = True
+        ctx.serial = 0
+        ctx.dirty = False
+        ctx.entry_time = self.kernel.env.now
+        ctx.pid = task.process.pid
+        ctx.comm = task.comm
+
+    def resume(self, task: Any) -> None:
+        self.audit.current = task.security[self.slot].ctx
 
     def syscall_exit(self, task: Any, name: str, args: tuple[Any, ...], result: Any) -> None:
         ctx = task.security[self.slot].ctx
@@ -232,6 +264,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
             settings = {settings: bool(value)}
         self._admin_context()
         changes = self.server.set_bools(settings)
+        self._tcache.clear()
         self.avc.bools_committed(changes, self.server.seqno)
 
     def getsebool(self, name: str) -> bool:

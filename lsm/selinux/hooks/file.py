@@ -108,7 +108,7 @@ class FileHooks:
             return tsec.create_sid
         ssid = tsec.sid if tsec is not None else self.kernel_sid
         dsid = self.inode_sid(dir_inode)
-        return self.server.transition_sid(ssid, dsid, sclass, name)
+        return self.transition_sid(ssid, dsid, sclass, name)
 
     def kernel_booted_files(self: SELinux, kernel: Any) -> None:
         for path, _type in BOOT_LABELS:
@@ -167,9 +167,11 @@ class FileHooks:
     def file_has_perm_sid(self: SELinux, sid: int, file: Any, names: tuple[str, ...]) -> int:
         """``file_has_perm``: ``fd:use`` unless we opened it, then the inode permissions."""
         fsec = file.security[self.slot]
-        ad = self._file_audit(file)
+        ad = fsec.ad
+        if ad is None:
+            ad = fsec.ad = self._file_audit(file)
         if sid != fsec.sid:
-            rc = self.check(sid, fsec.sid, "fd", "use", ad=ad)
+            rc = self.has_perm(sid, fsec.sid, *self.fd_use, ad)
             if rc:
                 return rc
         if not names:
@@ -282,24 +284,32 @@ class FileHooks:
                                    self._file_audit(file))
 
     def file_permission(self: SELinux, file: Any, mask: int) -> int:
+        """``selinux_file_permission``: the open-time shortcut, else fd:use + class perms.
+
+        The hot path of every read and write: no allocation once the file's audit data
+        exists (pipes and sockets never went through file_open, so they always re-check).
+        """
         if not mask:
             return 0
-        fsec = file.security[self.slot]
-        sid = self.current_sid()
-        inode = file.inode
-        isec = inode.security[self.slot]
+        slot = self.slot
+        fsec = file.security[slot]
+        sid = self.security.current.cred.security[slot].sid
+        isec = file.inode.security[slot]
         if sid == fsec.sid and fsec.isid == isec.sid and fsec.pseqno == self.server.seqno:
             return 0  # nothing changed since file_open checked it
         if file.flags & O_APPEND:
             mask |= MAY_APPEND
-        names: list[str] = []
-        if mask & MAY_READ:
-            names.append("read")
-        if mask & MAY_APPEND:
-            names.append("append")
-        elif mask & MAY_WRITE:
-            names.append("write")
-        return self.file_has_perm_sid(sid, file, tuple(names))
+        ad = fsec.ad
+        if ad is None:
+            ad = fsec.ad = self._file_audit(file)
+        if sid != fsec.sid:
+            rc = self.has_perm(sid, fsec.sid, *self.fd_use, ad)
+            if rc:
+                return rc
+        if not isec.initialized:
+            self._inode_doinit(file.inode)
+        bits = self._mask_bits(isec.sclass, mask & (MAY_READ | MAY_WRITE | MAY_APPEND), False)
+        return self.has_perm(sid, isec.sid, isec.sclass, bits, ad)
 
     def file_receive(self: SELinux, file: Any) -> int:
         return self.file_has_perm_sid(self.current_sid(), file, self.file_to_av(file))

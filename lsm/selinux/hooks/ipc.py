@@ -28,10 +28,16 @@ class IpcHooks:
     def _ipc(self: SELinux, perm: Any) -> Any:
         return perm.security[self.slot]
 
+    def _ad(self: SELinux, perm: Any) -> IpcAudit:
+        isec = perm.security[self.slot]
+        if isec.ad is None:
+            isec.ad = IpcAudit(perm.key)
+        return isec.ad
+
     def _ipc_has_perm(self: SELinux, perm: Any, *names: str) -> int:
         isec = perm.security[self.slot]
-        cname = _KIND_CLASS[perm.kind]
-        return self.check(self.current_sid(), isec.sid, cname, *names, ad=IpcAudit(perm.key))
+        tclass, bits = self.av(_KIND_CLASS[perm.kind], *names)
+        return self.has_perm(self.current_sid(), isec.sid, tclass, bits, self._ad(perm))
 
     def _ipc_alloc(self: SELinux, perm: Any) -> int:
         isec = perm.security[self.slot]
@@ -44,14 +50,18 @@ class IpcHooks:
         return self.check(self.current_sid(), self.kernel_sid, "system", "ipc_info")
 
     def ipc_permission(self: SELinux, ipcp: Any, flag: int) -> int:
-        names = []
-        if flag & S_IRUGO:
-            names.append("unix_read")
-        if flag & S_IWUGO:
-            names.append("unix_write")
-        if not names:
+        """``selinux_ipc_permission``: read bits -> unix_read, write bits -> unix_write."""
+        want = (S_IRUGO if flag & S_IRUGO else 0) | (S_IWUGO if flag & S_IWUGO else 0)
+        if not want:
             return 0
-        return self._ipc_has_perm(ipcp, *names)
+        key = (ipcp.kind, want)
+        av = self._ipcperm.get(key)
+        if av is None:
+            names = [n for bit, n in ((S_IRUGO, "unix_read"), (S_IWUGO, "unix_write"))
+                     if want & bit]
+            av = self._ipcperm[key] = self.av(_KIND_CLASS[ipcp.kind], *names)
+        return self.has_perm(self.current_sid(), ipcp.security[self.slot].sid, *av,
+                             self._ad(ipcp))
 
     # -- message queues ----------------------------------------------------------------------------
     def msg_queue_alloc_security(self: SELinux, perm: Any) -> int:
@@ -80,27 +90,27 @@ class IpcHooks:
         msec = msg.security[self.slot]
         if msec.sid == self.unlabeled_sid:
             try:
-                msec.sid = self.server.transition_sid(sid, isec.sid, self.cls("msg"))
+                msec.sid = self.transition_sid(sid, isec.sid, self.p_msg_class)
             except (PolicyError, ValueError):
                 return -13
-        ad = IpcAudit(perm.key)
-        rc = self.check(sid, isec.sid, "msgq", "write", ad=ad)
+        ad = self._ad(perm)
+        rc = self.has_perm(sid, isec.sid, *self.p_msgq_write, ad)
         if rc:
             return rc
-        rc = self.check(sid, msec.sid, "msg", "send", ad=ad)
+        rc = self.has_perm(sid, msec.sid, *self.p_msg_send, ad)
         if rc:
             return rc
-        return self.check(msec.sid, isec.sid, "msgq", "enqueue", ad=ad)
+        return self.has_perm(msec.sid, isec.sid, *self.p_msgq_enqueue, ad)
 
     def msg_queue_msgrcv(self: SELinux, perm: Any, msg: Any, target: Any, type: int,
                          mode: int) -> int:
         sid = self.task_sid(target)
         isec = perm.security[self.slot]
-        ad = IpcAudit(perm.key)
-        rc = self.check(sid, isec.sid, "msgq", "read", ad=ad)
+        ad = self._ad(perm)
+        rc = self.has_perm(sid, isec.sid, *self.p_msgq_read, ad)
         if rc:
             return rc
-        return self.check(sid, msg.security[self.slot].sid, "msg", "receive", ad=ad)
+        return self.has_perm(sid, msg.security[self.slot].sid, *self.p_msg_receive, ad)
 
     # -- shared memory ---------------------------------------------------------------------------
     def shm_alloc_security(self: SELinux, perm: Any) -> int:

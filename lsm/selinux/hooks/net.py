@@ -65,7 +65,7 @@ class NetHooks:
         tsec = cur.cred.security[self.slot]
         if tsec.sockcreate_sid:
             return tsec.sockcreate_sid
-        return self.server.transition_sid(tsec.sid, tsec.sid, self.cls(sclass))
+        return self.transition_sid(tsec.sid, tsec.sid, self.cls(sclass))
 
     # -- lifecycle -----------------------------------------------------------------------------
     def socket_create(self: SELinux, family: int, type_: int, protocol: int, kern: int) -> int:
@@ -156,11 +156,25 @@ class NetHooks:
         dst.sid, dst.sclass, dst.initialized = src.sid, src.sclass, True
         return 0
 
+    def _sock_rw(self: SELinux, sk: Any, perm: str) -> int:
+        """The per-message own-socket check, with its (class, bit) resolved once."""
+        sksec = sk.security[self.slot]
+        if sksec.sid == self.kernel_sid:
+            return 0
+        key = (sk.sclass, perm)
+        av = self._sockperm.get(key)
+        if av is None:
+            av = self._sockperm[key] = self.av(sk.sclass, perm)
+        ad = sksec.ad
+        if ad is None:
+            ad = sksec.ad = self._net_audit(sk)
+        return self.has_perm(self.current_sid(), sksec.sid, *av, ad)
+
     def socket_sendmsg(self: SELinux, sock: Any, msg: Any, size: int) -> int:
-        return self.sock_has_perm(sock.sk, "write")
+        return self._sock_rw(sock.sk, "write")
 
     def socket_recvmsg(self: SELinux, sock: Any, msg: Any, size: int, flags: int) -> int:
-        return self.sock_has_perm(sock.sk, "read")
+        return self._sock_rw(sock.sk, "read")
 
     def socket_getsockname(self: SELinux, sock: Any) -> int:
         return self.sock_has_perm(sock.sk, "getattr")
