@@ -74,7 +74,7 @@ class InetNet:
     """Per-kernel port tables (``inet_hashinfo`` bind buckets, ``udp_table``)."""
 
     ports: dict[tuple[int, int], list[Sock]] = field(factory=dict)
-    next_port: int = LOCAL_PORT_LOW
+    next_port: dict[int, int] = field(factory=dict)  # per protocol, as TCP and UDP tables
 
 
 def inet_net(k: Kernel) -> InetNet:
@@ -181,8 +181,8 @@ def inet_get_port(k: Kernel, sk: Sock, host: str, port: int) -> None:
         return
     span = LOCAL_PORT_HIGH - LOCAL_PORT_LOW + 1
     for _ in range(span):
-        cand = net.next_port
-        net.next_port = cand + 1 if cand < LOCAL_PORT_HIGH else LOCAL_PORT_LOW
+        cand = net.next_port.get(sk.protocol, LOCAL_PORT_LOW)
+        net.next_port[sk.protocol] = cand + 1 if cand < LOCAL_PORT_HIGH else LOCAL_PORT_LOW
         if not _conflict(net, sk.protocol, cand, sk, sk.family, host):
             _hash(net, sk, host, cand)
             return
@@ -486,6 +486,7 @@ class UdpOps(InetOps):
         other.rcvq.append(Skb(bytes(data), None, src, truesize=truesize))
         other.wq.wake_all()
         return size
+        yield
 
     def recvmsg(self, task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> Any:
         sk = sock.sk
