@@ -362,3 +362,40 @@ def test_explain_details(srv: SecurityServer) -> None:
     assert r.constraint is not None
     assert r.constraint.startswith("mlsconstrain file { read } ")
     assert "l1 dom l2 -Fail-" in r.constraint
+
+
+# -- policy reload ----------------------------------------------------------------------------
+
+
+def test_reload_keeps_sids_booleans_and_bumps_seqno(srv: SecurityServer) -> None:
+    """security_load_policy: SIDs keep their numbers, booleans their values by name."""
+    from lsm.selinux.policy.binary import read_policy_file
+    from tests.selinux_ss.conftest import SMALL, SMALL_MLS
+
+    u, c = srv.context_to_sid(USER), srv.context_to_sid(CHILD)
+    srv.set_bool("allow_home", True)
+    seq = srv.seqno
+    srv.load_policy(read_policy_file(SMALL_MLS))
+    assert srv.seqno == seq + 1 and srv.get_bool("allow_home")
+    assert srv.sid_to_context(u) == USER and srv.sid_to_context(c) == CHILD
+    assert srv.context_to_sid(USER) == u and srv.context_to_sid(STAFF) > c
+    # MLS -> non-MLS: ranges are dropped
+    srv.load_policy(read_policy_file(SMALL))
+    assert srv.sid_to_context(u) == "user_u:user_r:user_t"
+    assert srv.get_bool("allow_home") and srv.sid_to_context(1) == "system_u:system_r:kernel_t"
+    # non-MLS -> MLS: contexts take the unlabeled initial SID's range
+    srv.load_policy(read_policy_file(SMALL_MLS))
+    assert srv.sid_to_context(u) == USER
+
+
+def test_reload_into_a_policy_that_rejects_a_context(
+    srv: SecurityServer, debian_db: PolicyDB
+) -> None:
+    """A context the new policy does not accept keeps its SID and text but is decided as
+    unlabeled (the kernel's invalid-context handling)."""
+    c, s = srv.context_to_sid(CHILD), srv.context_to_sid(STAFF)
+    srv.load_policy(debian_db)
+    assert srv.sid_to_context(c) == CHILD and srv.sid_to_context_inval(c) == CHILD
+    assert srv.sid_to_context(s) == STAFF and srv.sid_to_context_inval(s) is None
+    unlabeled = srv.initial_sid("unlabeled")
+    assert srv.compute_av(s, c, "file") == srv.compute_av(s, unlabeled, "file")

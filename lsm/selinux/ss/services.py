@@ -30,7 +30,7 @@ from lsm.selinux.ss.avd import ALL_PERMS, AVD_FLAGS_PERMISSIVE, AvDecision
 from lsm.selinux.ss.conditional import CondIndex, CondRule
 from lsm.selinux.ss.constraint import constraint_eval, constraint_text, is_mls_constraint
 from lsm.selinux.ss.context import context_invalid_reason, format_context, parse_context
-from lsm.selinux.ss.mls import compute_range
+from lsm.selinux.ss.mls import compute_range, format_range
 from lsm.selinux.ss.policydb import (
     AVTAB_ALLOWED,
     AVTAB_AUDITALLOW,
@@ -219,13 +219,29 @@ class SecurityServer:
         return self.sidtab.context_to_sid(ctx)
 
     def sid_to_context(self, sid: int) -> str:
-        """The context string of ``sid``; raises :class:`InvalidSymbol` for an unknown SID."""
-        return format_context(self.policydb, self.sid_to_struct(sid))
-
-    def sid_to_struct(self, sid: int) -> Context:
-        """The :class:`Context` of ``sid``."""
+        """The context string of ``sid`` (for a SID made invalid by a policy reload, its old
+        text); raises :class:`InvalidSymbol` for an unknown SID."""
         ctx = self.sidtab.search(sid)
         if ctx is None:
+            text = self.sidtab.invalid(sid)
+            if text is not None:
+                return text
+            raise InvalidSymbol(str(sid), kind="SID")
+        return format_context(self.policydb, ctx)
+
+    def sid_to_context_inval(self, sid: int) -> str | None:
+        """The text of a context the current policy rejects (``srawcon=``), else None."""
+        return self.sidtab.invalid(sid)
+
+    def sid_to_struct(self, sid: int) -> Context:
+        """The :class:`Context` of ``sid``; an invalid SID is treated as ``unlabeled`` (as the
+        kernel's ``sidtab_search`` does)."""
+        ctx = self.sidtab.search(sid)
+        if ctx is None:
+            if self.sidtab.invalid(sid) is not None:
+                unlabeled = self.sidtab.search(SECINITSID_UNLABELED)
+                if unlabeled is not None:
+                    return unlabeled
             raise InvalidSymbol(str(sid), kind="SID")
         return ctx
 
@@ -242,6 +258,52 @@ class SecurityServer:
             return sid
         ctx = evolve(self.sid_to_struct(sid), range=self.sid_to_struct(mls_sid).range)
         return self.context_struct_to_sid(ctx)
+
+    # ------------------------------------------------------------------------------------
+    # policy reload
+
+    def load_policy(self, policydb: PolicyDB) -> list[tuple[str, bool, bool]]:
+        """Switch to a new policy as ``security_load_policy`` does.
+
+        SIDs keep their numbers: every context is converted into the new policy by name (an
+        MLS range is dropped for a non-MLS policy; a non-MLS context gets the ``unlabeled``
+        initial SID's range in an MLS policy); contexts the new policy rejects stay as invalid
+        text.  Booleans keep their values by name; the seqno goes up by one.  Returns the
+        booleans whose values differ from the new policy's defaults, as :meth:`set_bools`.
+        """
+        old_p = self.policydb
+        old_tab = self.sidtab
+        old_bools = {b.name: self._bool_state[b.value - 1] for b in old_p.bools}
+        fresh = SecurityServer(policydb, seqno=self.seqno + 1, audit=self.audit)
+        fresh.enforcing = self.enforcing
+        default_range = None
+        if policydb.mls and not old_p.mls:
+            isid = policydb.isids.get(SECINITSID_UNLABELED)
+            default_range = isid.context.range if isid is not None else None
+        tab = fresh.sidtab
+        for sid, ctx in old_tab.items():
+            if sid in policydb.isids:
+                continue  # initial SIDs take the new policy's contexts
+            if isinstance(ctx, str):
+                text = ctx
+            else:
+                text = (f"{old_p.user_name(ctx.user)}:{old_p.role_name(ctx.role)}:"
+                        f"{old_p.type_name(ctx.type)}")  # fmt: skip
+                if old_p.mls and policydb.mls and ctx.range is not None:
+                    text += ":" + format_context(old_p, ctx).split(":", 3)[3]
+            if default_range is not None and isinstance(ctx, Context):
+                text += ":" + format_range(policydb, default_range)
+            try:
+                new_ctx = parse_context(policydb, text)
+            except InvalidContext:
+                tab.insert_invalid(sid, ctx if isinstance(ctx, str) else format_context(old_p, ctx))
+                continue
+            tab.insert(sid, new_ctx)
+        keep = {n: v for n, v in old_bools.items() if fresh.policydb.bools.get(n) is not None}
+        changed = fresh.set_bools(keep) if keep else []
+        fresh.seqno = self.seqno + 1
+        self.__dict__.update(fresh.__dict__)
+        return [c for c in changed if c[1] != c[2]]
 
     # ------------------------------------------------------------------------------------
     # classes and permissions

@@ -2,9 +2,15 @@
 
 Initial SIDs keep their fixed numbers (1..27, from the policy's ``sid`` statements); other
 contexts get SIDs from a counter, in the order they are first seen (deterministic).
+
+After a policy reload a SID keeps its number (``security_load_policy`` converts the table): its
+context is carried over into the new policy, or, when the new policy no longer accepts it, kept
+as *invalid* text: such a SID is printed with its old text but decided as ``unlabeled``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from lsm.selinux.ss.policydb import Context, PolicyDB
 
@@ -15,11 +21,13 @@ SECINITSID_NUM = 27
 class SidTab:
     """Bidirectional map between SIDs (ints > 0) and :class:`Context` values."""
 
-    __slots__ = ("_by_context", "_by_sid", "_next")
+    __slots__ = ("_by_context", "_by_sid", "_invalid", "_next")
 
     def __init__(self, p: PolicyDB) -> None:
         self._by_sid: dict[int, Context] = {}
         self._by_context: dict[Context, int] = {}
+        #: SIDs whose context the current policy rejects: sid -> the context's text
+        self._invalid: dict[int, str] = {}
         for sid in sorted(p.isids):
             ctx = p.isids[sid].context
             self._by_sid[sid] = ctx
@@ -37,8 +45,28 @@ class SidTab:
         return sid
 
     def search(self, sid: int) -> Context | None:
-        """The context of ``sid`` or None."""
+        """The context of ``sid`` or None (for an invalid SID: None, see :meth:`invalid`)."""
         return self._by_sid.get(sid)
 
+    def invalid(self, sid: int) -> str | None:
+        """The text of an invalid SID's context (None if the SID is valid or unknown)."""
+        return self._invalid.get(sid)
+
+    def items(self) -> Iterator[tuple[int, Context | str]]:
+        """Every (sid, context) pair; invalid SIDs give their context text."""
+        yield from self._by_sid.items()
+        yield from self._invalid.items()
+
+    def insert(self, sid: int, ctx: Context) -> None:
+        """Bind ``sid`` to ``ctx`` (policy reload: SIDs keep their numbers)."""
+        self._by_sid[sid] = ctx
+        self._by_context.setdefault(ctx, sid)
+        self._next = max(self._next, sid + 1)
+
+    def insert_invalid(self, sid: int, text: str) -> None:
+        """Keep ``sid`` with a context the policy rejects, as text."""
+        self._invalid[sid] = text
+        self._next = max(self._next, sid + 1)
+
     def __len__(self) -> int:
-        return len(self._by_sid)
+        return len(self._by_sid) + len(self._invalid)
