@@ -187,8 +187,8 @@ def _attr_field(attr: Any, name: str) -> Any:
     return getattr(attr, name, 0)
 
 
-def _lookup_one(task: Task, ns: MqNamespace, name: Any) -> Dentry:
-    """glibc's name check, ``getname`` and ``lookup_one_len`` on the mqueue root."""
+def _getname(name: Any) -> str:
+    """glibc's check (a leading '/', stripped) and the kernel's ``getname``."""
     if not isinstance(name, str):
         raise SyscallError(c.EFAULT)
     if not name.startswith("/"):
@@ -198,6 +198,11 @@ def _lookup_one(task: Task, ns: MqNamespace, name: Any) -> Dentry:
         raise SyscallError(c.ENOENT)  # getname() of ""
     if len(kname) >= PATH_MAX:
         raise SyscallError(c.ENAMETOOLONG)
+    return kname
+
+
+def _lookup_one(task: Task, ns: MqNamespace, kname: str) -> Dentry:
+    """``lookup_one_len`` on the mqueue root (search permission, then the name)."""
     if "/" in kname or "\0" in kname or kname in (".", ".."):
         raise SyscallError(c.EACCES)  # lookup_one_common
     root = ns.root
@@ -219,7 +224,7 @@ def _create(task: Task, ns: MqNamespace, dentry: Dentry, mode: int, attr: Any) -
     """
     k = task.kernel
     namei.may_create(task, dentry)
-    fmode = c.S_IFREG | (mode & 0o777 & ~task.process.umask)
+    fmode = c.S_IFREG | (mode & 0o7777 & ~task.process.umask)  # S_IALLUGO
     check(k.security.inode_create(dentry.parent, dentry, fmode))
     if ns.queues_count >= QUEUES_MAX and not k.capable(task, CAP_SYS_RESOURCE):
         raise SyscallError(c.ENOSPC)
@@ -250,12 +255,13 @@ def _create(task: Task, ns: MqNamespace, dentry: Dentry, mode: int, attr: Any) -
 
 
 def do_mq_open(task: Task, name: Any, oflag: int, mode: int, attr: Any) -> int:
+    kname = _getname(name)
     k = task.kernel
     ns = mq_ns(k)
     files = task.process.files
     if len(files.fds) >= files.max_fds:
         raise SyscallError(c.EMFILE)  # get_unused_fd_flags comes before the lookup
-    dentry = _lookup_one(task, ns, name)
+    dentry = _lookup_one(task, ns, kname)
     inode = dentry.inode
     if inode is None:
         if not oflag & c.O_CREAT:
@@ -361,9 +367,10 @@ def do_mq_timedreceive(task: Task, mqd: int, size: int) -> Any:
 
 
 def do_mq_unlink(task: Task, name: Any) -> int:
+    kname = _getname(name)
     k = task.kernel
     ns = mq_ns(k)
-    dentry = _lookup_one(task, ns, name)
+    dentry = _lookup_one(task, ns, kname)
     if dentry.inode is None:
         raise SyscallError(c.ENOENT)
     try:
