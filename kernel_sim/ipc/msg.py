@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 # msgrcv search modes (``ipc/msg.c``), passed to the msg_queue_msgrcv hook as ``mode``
 SEARCH_ANY, SEARCH_EQUAL, SEARCH_NOTEQUAL, SEARCH_LESSEQUAL, SEARCH_NUMBER = 1, 2, 3, 4, 5
 _INT_MAX = (1 << 31) - 1
+# flag values bound once: the hot path avoids a module attribute lookup per use
+_IPC_NOWAIT, _MSG_COPY, _MSG_EXCEPT, _MSG_NOERROR = (
+    c.IPC_NOWAIT, c.MSG_COPY, c.MSG_EXCEPT, c.MSG_NOERROR)
+_COPY_OR_EXCEPT = _MSG_COPY | _MSG_EXCEPT
 
 
 @define(slots=True, eq=False)
@@ -153,10 +157,10 @@ def _free_msg(task: Task, msg: MsgMsg) -> None:
 
 
 def _testmsg(msg: MsgMsg, mtype: int, mode: int) -> bool:
-    if mode in (SEARCH_ANY, SEARCH_NUMBER):
-        return True
     if mode == SEARCH_EQUAL:
         return msg.m_type == mtype
+    if mode in (SEARCH_ANY, SEARCH_NUMBER):
+        return True
     if mode == SEARCH_LESSEQUAL:
         return msg.m_type <= mtype
     return msg.m_type != mtype  # SEARCH_NOTEQUAL
@@ -164,20 +168,24 @@ def _testmsg(msg: MsgMsg, mtype: int, mode: int) -> bool:
 
 def _pipelined_send(task: Task, msq: MsgQueue, msg: MsgMsg) -> bool:
     """Hand ``msg`` straight to a sleeping receiver (checked with the receiver as subject)."""
-    sec = task.kernel.security
-    for msr in list(msq.q_receivers):
-        if _testmsg(msg, msr.r_msgtype, msr.r_mode) and not sec.msg_queue_msgrcv(
+    hook = task.kernel.security.msg_queue_msgrcv
+    receivers = msq.q_receivers
+    i = 0
+    while i < len(receivers):
+        msr = receivers[i]
+        if _testmsg(msg, msr.r_msgtype, msr.r_mode) and not hook(
                 msq.q_perm, msg, msr.r_tsk, msr.r_msgtype, msr.r_mode):
-            msq.q_receivers.remove(msr)
+            del receivers[i]
             if msr.r_maxsize < msg.m_ts:
                 msr.r_msg = -c.E2BIG
                 msr.event.succeed()
                 continue
-            msq.q_lrpid = msr.r_tsk.pid
+            msq.q_lrpid = msr.r_tsk.process.pid
             msq.q_rtime = task.kernel.env.now
             msr.r_msg = msg
             msr.event.succeed()
             return True
+        i += 1
     return False
 
 
@@ -215,7 +223,7 @@ def do_msgsnd(task: Task, msqid: int, mtype: int, data: bytes, msgflg: int = 0) 
                 raise SyscallError(-rc)
             if msgsz + msq.q_cbytes <= msq.q_qbytes and 1 + msq.q_qnum <= msq.q_qbytes:
                 break
-            if msgflg & c.IPC_NOWAIT:
+            if msgflg & _IPC_NOWAIT:
                 raise SyscallError(c.EAGAIN)
             assert msq.q_senders is not None
             try:
@@ -284,14 +292,14 @@ def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int = 0, msgflg: int =
     if type(msgtyp) is not int:
         raise SyscallError(c.EINVAL)
     copy_max = -1
-    if msgflg & c.MSG_COPY:
-        if msgflg & c.MSG_EXCEPT or not msgflg & c.IPC_NOWAIT:
+    if msgflg & _MSG_COPY:
+        if msgflg & _MSG_EXCEPT or not msgflg & _IPC_NOWAIT:
             raise SyscallError(c.EINVAL)
         copy_max = min(bufsz, ns.msg_ctlmax)
-    if msgtyp == 0 and not msgflg & c.MSG_COPY:
-        mode = SEARCH_ANY
-    else:
+    if msgflg & _COPY_OR_EXCEPT or msgtyp <= 0:
         msgtyp, mode = _convert_mode(msgtyp, msgflg)
+    else:
+        mode = SEARCH_EQUAL
     perm = ns.msg_ids.obtain_check(msqid)
     msq: MsgQueue = perm.obj
     while True:
@@ -299,9 +307,9 @@ def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int = 0, msgflg: int =
             raise SyscallError(c.EACCES)
         if perm.deleted:
             raise SyscallError(c.EIDRM)
-        msg = _find_msg(task, msq, msgtyp, mode)
+        msg = _find_msg(task, msq, msgtyp, mode) if msq.q_messages else None
         if msg is not None:
-            if bufsz < msg.m_ts and not msgflg & c.MSG_NOERROR:
+            if bufsz < msg.m_ts and not msgflg & _MSG_NOERROR:
                 raise SyscallError(c.E2BIG)
             if copy_max >= 0:
                 if msg.m_ts > copy_max:
@@ -318,11 +326,11 @@ def do_msgrcv(task: Task, msqid: int, bufsz: int, msgtyp: int = 0, msgflg: int =
             if senders:
                 senders.wake_all()
             return _deliver(task, msg, bufsz)
-        if msgflg & c.IPC_NOWAIT:
+        if msgflg & _IPC_NOWAIT:
             raise SyscallError(c.ENOMSG)
         ev: simpy.Event = k.env.event()
         msr = MsgReceiver(task, msgtyp, mode,
-                          _INT_MAX if msgflg & c.MSG_NOERROR else bufsz, ev)
+                          _INT_MAX if msgflg & _MSG_NOERROR else bufsz, ev)
         msq.q_receivers.append(msr)
         try:
             yield from task.sleep(ev)
