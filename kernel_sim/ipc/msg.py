@@ -139,7 +139,10 @@ def do_msgget(task: Task, key: int, msgflg: int) -> int:
 
     def newque(key: int) -> int:
         perm = new_perm(task, "msg", key, msgflg)
-        check(sec.msg_queue_alloc_security(perm))
+        rc = sec.msg_queue_alloc_security(perm)
+        if rc:  # security_msg_queue_alloc frees the blob on failure
+            sec.msg_queue_free_security(perm)
+            raise SyscallError(-rc)
         msq = MsgQueue(perm, ns.msg_ctlmnb, k.env.now, q_senders=WaitQueue(k.env))
         perm.obj = msq
         rc = ns.msg_ids.addid(perm, ns.msg_ctlmni)

@@ -136,7 +136,10 @@ def do_semget(task: Task, key: int, nsems: int, semflg: int) -> int:
         if ns.used_sems + nsems > ns.sc_semmns:
             raise SyscallError(c.ENOSPC)
         perm = new_perm(task, "sem", key, semflg)
-        check(sec.sem_alloc_security(perm))
+        rc = sec.sem_alloc_security(perm)
+        if rc:  # security_sem_alloc frees the blob on failure
+            sec.sem_free_security(perm)
+            raise SyscallError(-rc)
         sma = SemArray(perm, nsems, k.env.now, [0] * nsems, [0] * nsems)
         perm.obj = sma
         rc = ns.sem_ids.addid(perm, ns.sc_semmni)

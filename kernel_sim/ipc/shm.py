@@ -130,7 +130,10 @@ def do_shmget(task: Task, key: int, size: int, shmflg: int) -> int:
         if size > SIM_SHM_BYTES_MAX:
             raise SyscallError(c.ENOMEM)
         perm = new_perm(task, "shm", key, shmflg)
-        check(sec.shm_alloc_security(perm))
+        rc = sec.shm_alloc_security(perm)
+        if rc:  # security_shm_alloc frees the blob on failure
+            sec.shm_free_security(perm)
+            raise SyscallError(-rc)
         seg = ShmSegment(perm, size, k.env.now, task.pid, bytearray(pages * c.PAGE_SIZE), k,
                          pages=pages)
         perm.obj = seg

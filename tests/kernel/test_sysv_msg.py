@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Generator
 from typing import Any
 
+import attrs
 import pytest
 
 import kernel_sim  # noqa: F401 - import the kernel before lsm (package init order)
@@ -501,6 +502,47 @@ def test_ipc_set_mode_excludes_sleeping_receiver() -> None:
     assert out["rcv"] == c.EACCES
 
 
+def test_ipc_set_accepts_the_stat_object() -> None:
+    out: dict[str, Any] = {}
+
+    def prog(p: Any) -> Gen:
+        q = yield from p.msgget(c.IPC_PRIVATE, 0o600)
+        ds = yield from p.msgctl(q, c.IPC_STAT)
+        new = attrs.evolve(ds, msg_qbytes=100,
+                           msg_perm=attrs.evolve(ds.msg_perm, mode=0o640, gid=55))
+        yield from p.msgctl(q, c.IPC_SET, new)
+        ds2 = yield from p.msgctl(q, c.IPC_STAT)
+        out["set"] = (ds2.msg_qbytes, ds2.msg_perm.mode, ds2.msg_perm.gid, ds2.msg_perm.cgid,
+                      ds2.msg_ctime >= ds.msg_ctime)
+        out["efault"] = yield from err(p.msgctl(q, c.IPC_SET))
+        return 0
+
+    k, pid = run(prog)
+    ok(k, pid)
+    assert out == {"set": (100, 0o640, 55, 1000, True), "efault": c.EFAULT}
+
+
+def test_denied_creation_frees_the_label_and_creates_nothing() -> None:
+    m = BpfLsm("no-create")
+    freed: list[str] = []
+    for kind in ("msg_queue", "sem", "shm"):
+        m.attach(f"{kind}_alloc_security", lambda perm: -c.EACCES)
+        m.attach(f"{kind}_free_security", lambda perm: freed.append(perm.kind))
+    out: dict[str, Any] = {}
+
+    def prog(p: Any) -> Gen:
+        out["msg"] = yield from err(p.msgget(1, c.IPC_CREAT | 0o600))
+        out["sem"] = yield from err(p.semget(1, 1, c.IPC_CREAT | 0o600))
+        out["shm"] = yield from err(p.shmget(1, 1, c.IPC_CREAT | 0o600))
+        out["again"] = yield from err(p.msgget(1, 0))
+        return 0
+
+    k, pid = run(prog, lsms=(m,))
+    ok(k, pid)
+    assert out == {"msg": c.EACCES, "sem": c.EACCES, "shm": c.EACCES, "again": c.ENOENT}
+    assert freed == ["msg", "sem", "shm"]
+
+
 # -- LSM hooks ----------
 def test_msgrcv_denial_hides_message_instead_of_eacces() -> None:
     m = BpfLsm("hide-type-2")
@@ -622,6 +664,7 @@ def test_complete_mediation_every_sysv_call_is_denied_and_changes_nothing() -> N
         yield from p.semctl(s, 0, c.SETVAL, 3)
         h = yield from p.shmget(12, 4096, c.IPC_CREAT | 0o600)
         addr = yield from p.shmat(h)
+        addr2 = yield from p.shmat(h, c.SHM_RDONLY)
         p.mem_write(addr, 0, b"data")
         before = ((yield from p.msgctl(q, c.IPC_STAT)), (yield from p.semctl(s, 0, c.GETALL)),
                   (yield from p.shmctl(h, c.IPC_STAT)))
@@ -662,6 +705,7 @@ def test_complete_mediation_every_sysv_call_is_denied_and_changes_nothing() -> N
         }
         for name, call in calls.items():
             res[name] = yield from err(call)
+        snap["shmdt"] = yield from err(p.shmdt(addr2))  # no hook: works under deny-all
         state["on"] = False
         after = ((yield from p.msgctl(q, c.IPC_STAT)), (yield from p.semctl(s, 0, c.GETALL)),
                  (yield from p.shmctl(h, c.IPC_STAT)))
@@ -686,7 +730,12 @@ def test_complete_mediation_every_sysv_call_is_denied_and_changes_nothing() -> N
     # msgsnd fails first in load_msg (msg_msg_alloc_security), before ipcperms
     expected["msgsnd"] = DENY
     assert res == expected
-    assert snap["before"] == snap["after"] and snap["data"] == b"data"
+    assert snap["shmdt"] == 0
+    b_msg, b_sem, b_shm = snap["before"]
+    a_msg, a_sem, a_shm = snap["after"]
+    assert (b_msg, b_sem) == (a_msg, a_sem) and snap["data"] == b"data"
+    assert attrs.evolve(b_shm, shm_nattch=1, shm_dtime=0, shm_lpid=0) == attrs.evolve(
+        a_shm, shm_dtime=0, shm_lpid=0)  # only the shmdt changed the segment
     assert snap["keys"] == [c.ENOENT] * 3 and snap["in_use"] == [1, 1, 1]
 
 
