@@ -98,7 +98,11 @@ def test_semop_validation_order() -> None:
         out["erange2"] = yield from err(p.semop(s, [(0, 1, 0)]))
         yield from p.semctl(s, 0, c.SETVAL, 0)
         out["undo_range"] = yield from err(p.semop(s, [(1, SEMVMX, c.SEM_UNDO)]))
-        out["undo_range2"] = yield from err(p.semop(s, [(1, -SEMVMX, c.SEM_UNDO)]))
+        out["undo_range2"] = yield from err(p.semop(s, [(1, -SEMVMX, 0)]))
+        # semadj is -SEMVMX now; it may reach -SEMAEM - 1 but not go beyond
+        out["undo_edge"] = yield from err(p.semop(s, [(1, 1, c.SEM_UNDO)]))
+        out["undo_erange"] = yield from err(p.semop(s, [(1, 1, c.SEM_UNDO)]))
+        out["undo_val"] = yield from p.semctl(s, 1, c.GETVAL)
         out["nowait"] = yield from err(p.semop(s, [(0, -1, c.IPC_NOWAIT)]))
         return 0
 
@@ -117,7 +121,8 @@ def test_semop_validation_order() -> None:
     assert out.pop("s") >= 0
     assert out == {"empty": c.EINVAL, "e2big": c.E2BIG, "opm": 0, "badid": c.EINVAL,
                    "efbig": c.EFBIG, "erange": c.ERANGE, "vmx": 0, "erange2": c.ERANGE,
-                   "undo_range": 0, "undo_range2": 0, "nowait": c.EAGAIN,
+                   "undo_range": 0, "undo_range2": 0, "undo_edge": 0,
+                   "undo_erange": c.ERANGE, "undo_val": 1, "nowait": c.EAGAIN,
                    "s_efbig": c.EFBIG, "s_alter": c.EACCES, "s_read": 0}
 
 
