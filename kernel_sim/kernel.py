@@ -60,6 +60,7 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
             self.costs.update(costs)
         self.default_cost = self.costs.pop("default", DEFAULT_COST)
         self.tracer: Tracer | None = Tracer(self) if trace else None
+        self.flow: Any = None  # a kernel_sim.flow.FlowTracker while flows are tracked
         observer = self.tracer.hook if self.tracer is not None else None
         from lsm.capability import Capability  # local: lsm.capability imports kernel_sim
         self.security = Security([Capability(), *lsms], observer=observer)

@@ -76,6 +76,7 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
             err = e.errno or c.EINVAL
             break
     task.in_syscall = None
+    kernel.flow is None or kernel.flow.syscall_exit(task, name, args, result, err)
     if audit is not None:
         audit.syscall_exit(task, name, args, -err if err else result)
     yield kernel.env.timeout(kernel.costs.get(name, kernel.default_cost))

@@ -178,6 +178,7 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
         if not m.prot & c.PROT_READ:
             self.kernel.fault(self, c.SIGSEGV)
         base = addr - m.start + offset + m.offset
+        self.kernel.flow is None or self.kernel.flow.mem_read(self, m, m.backing[base:base + n])
         return bytes(m.backing[base:base + n])
 
     def mem_write(self, addr: int, offset: int, data: bytes) -> int:

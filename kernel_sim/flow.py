@@ -1,0 +1,187 @@
+"""Information-flow tracking: where did a named secret go, and through which objects?
+
+Content-based, as the scenario runner needs it: a scenario declares secrets (a name and the
+bytes), the tracker watches the data-carrying system calls at their exit and plain memory
+reads, and records a *hop* whenever a secret's bytes enter an object (write, send, msgsnd,
+mq_send, ...) or leave one into a process (read, recv, msgrcv, mq_receive, mem_read, ...).
+Because matching is on content, a secret is followed through every primitive alike --
+pipes, FIFOs, files, SysV and POSIX queues, shared memory, sockets and fds passed over
+SCM_RIGHTS -- without any per-primitive code.
+
+Off by default: ``Kernel.flow`` is None and the syscall path pays one attribute test.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field, frozen
+
+if TYPE_CHECKING:
+    from kernel_sim.kernel import Kernel
+    from kernel_sim.process import Mapping
+    from kernel_sim.task import Task
+
+#: syscall -> index of the data argument (data flows from the caller into an object)
+SINKS: dict[str, int] = {"write": 1, "send": 1, "sendto": 1, "sendmsg": 1, "msgsnd": 2,
+                         "mq_send": 1}
+#: syscall -> how to find the data in the result (None: the result itself; i: result[i])
+SOURCES: dict[str, int | None] = {"read": None, "recv": None, "recvfrom": 0, "recvmsg": 0,
+                                  "msgrcv": 1, "mq_receive": 0}
+
+
+@frozen
+class Secret:
+    name: str
+    value: bytes
+    owner: str  # the comm of the process that holds it first
+
+
+@frozen
+class Hop:
+    """One move of a secret: into an object (``direction="in"``) or out into a process."""
+
+    secret: str
+    t: float
+    pid: int
+    comm: str
+    syscall: str
+    obj: str
+    direction: str  # "in" (process -> object) or "out" (object -> process)
+
+    def describe(self) -> str:
+        arrow = "->" if self.direction == "in" else "<-"
+        return f"t={self.t:.6f}s {self.comm}[{self.pid}] {self.syscall} {arrow} {self.obj}"
+
+
+@define(slots=True)
+class FlowTracker:
+    """Records the hops of every declared secret during a run."""
+
+    kernel: Kernel
+    secrets: list[Secret] = field(factory=list)
+    hops: list[Hop] = field(factory=list)
+
+    def declare(self, name: str, value: bytes, owner: str) -> Secret:
+        s = Secret(name, bytes(value), owner)
+        self.secrets.append(s)
+        return s
+
+    # -- called by the kernel ---------------------------------------------------------------
+    def syscall_exit(self, task: Task, name: str, args: tuple[Any, ...], result: Any,
+                     err: int) -> None:
+        """At every syscall exit (only while tracking is on)."""
+        if err or not self.secrets:
+            return
+        idx = SINKS.get(name)
+        if idx is not None:
+            if len(args) > idx:
+                self._match(task, name, args[idx], args[0], "in")
+            return
+        if name in SOURCES:
+            where = SOURCES[name]
+            data = result if where is None else (
+                result[where] if isinstance(result, tuple) and len(result) > where else None)
+            self._match(task, name, data, args[0] if args else None, "out")
+
+    def mem_read(self, task: Task, m: Mapping, data: bytes) -> None:
+        """A plain load from a mapping (SysV/POSIX shared memory, thread-shared memory)."""
+        if self.secrets:
+            self._match(task, "mem_read", data, m, "out")
+
+    # -- matching and naming ----------------------------------------------------------------
+    def _match(self, task: Task, syscall: str, data: Any, handle: Any, direction: str) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            return
+        data = bytes(data)
+        for s in self.secrets:
+            if s.value and s.value in data:
+                self.hops.append(Hop(s.name, round(self.kernel.env.now, 9), task.pid, task.comm,
+                                     syscall, self.describe(task, syscall, handle), direction))
+
+    def describe(self, task: Task, syscall: str, handle: Any) -> str:
+        """A human name for the object behind an fd, an IPC id or a mapping."""
+        if syscall in ("msgsnd", "msgrcv"):
+            return f"sysv msgq id={handle}"
+        if syscall == "mem_read":
+            return _mapping_name(handle)
+        file = task.process.files.fds.get(handle) if isinstance(handle, int) else None
+        if file is None:
+            return f"fd {handle}"
+        sock = getattr(file.private, "sk", None)
+        if sock is not None:
+            return _sock_name(sock)
+        if syscall.startswith("mq_"):
+            return f"posix mq {file.path()}"
+        return file.path()
+
+    # -- queries ----------------------------------------------------------------------------
+    def reached(self, secret: str, comm: str) -> list[Hop]:
+        """Hops by which ``secret`` came out into a process named ``comm``."""
+        return [h for h in self.hops if h.secret == secret and h.comm == comm
+                and h.direction == "out"]
+
+    def path(self, secret: str, comm: str) -> list[Hop]:
+        """The chain of hops that brought ``secret`` to ``comm`` (empty if it never did).
+
+        Walks back from the first time ``comm`` received it: the latest earlier hop that put
+        the secret into an object, then how that writer got it, up to its owner.
+        """
+        s = next((x for x in self.secrets if x.name == secret), None)
+        got = self.reached(secret, comm)
+        if s is None or not got:
+            return []
+        chain = [got[0]]
+        seen = {comm}
+        while True:
+            last = chain[0]
+            into = [h for h in self.hops if h.secret == secret and h.direction == "in"
+                    and h.t <= last.t and h is not last]
+            if not into:
+                break
+            writer = into[-1]
+            chain.insert(0, writer)
+            if writer.comm == s.owner or writer.comm in seen:
+                break
+            seen.add(writer.comm)
+            before = [h for h in self.reached(secret, writer.comm) if h.t <= writer.t]
+            if not before:
+                break
+            chain.insert(0, before[-1])
+        return chain
+
+    def holders(self, secret: str) -> list[str]:
+        """Every process (comm) the secret reached, in order of first arrival."""
+        out: list[str] = []
+        for h in self.hops:
+            if h.secret == secret and h.direction == "out" and h.comm not in out:
+                out.append(h.comm)
+        return out
+
+
+def _mapping_name(m: Any) -> str:
+    obj = getattr(m, "obj", None)
+    perm = getattr(obj, "shm_perm", None)
+    if perm is not None:
+        return f"sysv shm key={perm.key:#x} id={perm.id}"
+    path = getattr(obj, "path", None)
+    if callable(path):
+        return f"{m.kind} {path()}"
+    return f"{getattr(m, 'kind', 'memory')} memory"
+
+
+def _sock_name(sk: Any) -> str:
+    def addr(a: Any) -> str | None:
+        if a is None:
+            return None
+        if isinstance(a, str):
+            return "@" + a[1:] if a.startswith("\0") else a
+        if isinstance(a, tuple) and len(a) >= 2:
+            return f"{a[0]}:{a[1]}"
+        return str(a)
+
+    mine = addr(sk.addr)
+    peer = sk.peer
+    theirs = addr(peer.addr) if peer is not None else addr(getattr(sk, "daddr", None))
+    label = mine or theirs or "unnamed"
+    return f"{sk.sclass} {label}"
