@@ -51,6 +51,7 @@ class Inode:
     pipe: Any = None  # kernel_sim.pipe.Pipe for FIFOs and pipes
     sock: Any = None  # the socket bound to a socket file
     private: Any = None  # filesystem-specific (mqueue, shm objects)
+    fops: Any = None  # FileOps for this inode (``i_fop``), e.g. a pseudo filesystem's files
     name: str = ""
     parent: Inode | None = None
     mtime: float = 0.0

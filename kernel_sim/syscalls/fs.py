@@ -113,6 +113,8 @@ class FileSyscalls:
             mask = c.MAY_OPEN if created else acc_mode(flags) | c.MAY_OPEN
             check(namei.inode_permission(self, inode, mask))
             file.inode = inode
+            if inode.fops is not None:
+                file.ops = inode.fops
             check(k.security.file_open(file))
             if inode.is_fifo():
                 from kernel_sim.pipe import PIPE_OPS, fifo_open

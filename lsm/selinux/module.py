@@ -33,6 +33,7 @@ from lsm.selinux.hooks.ipc import IpcHooks
 from lsm.selinux.hooks.net import NetHooks
 from lsm.selinux.hooks.task import TaskHooks
 from lsm.selinux.policy.loader import Policy, load_policy
+from lsm.selinux.selinuxfs import SelinuxfsMixin
 from lsm.selinux.ss.policydb import HANDLE_UNKNOWN_ALLOW
 from lsm.selinux.ss.services import SecurityServer
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 EACCES = 13
 
 
-class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
+class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModule):
     """The SELinux-like module.  ``mode``: "enforcing", "permissive" or "disabled"."""
 
     name = "selinux"
@@ -93,6 +94,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, LsmModule):
         if not self.disabled:
             kernel.register_audit(self)
             self.kernel_booted_files(kernel)
+            self.mount_selinuxfs(kernel)
 
     def _set_mapping(self) -> None:
         """Map class and permission names onto the loaded policy (``selinux_set_mapping``)."""
