@@ -9,7 +9,7 @@ load (Linux's ``selinux_set_mapping``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,9 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             enforcing = mode == "enforcing"
         self.disabled = mode == "disabled"
         self.kernel: Any = None
+        #: called as (ssid, tsid, tclass, requested_bits, rc) after every check when set:
+        #: policy-coverage tools record which permissions a run exercised
+        self.coverage: Callable[[int, int, int, int, int], None] | None = None
         self.audit = AuditLog()
         # each kernel gets its own server: booleans and seqno are per running system
         self.server = SecurityServer(self.policy.policydb, audit=self._selinux_err)
@@ -162,7 +165,10 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         if not tclass or not bits:
             # a class or permission this policy does not define: handle_unknown decides
             return 0 if self.allow_unknown or not tclass else -EACCES
-        return self.avc.has_perm(ssid, tsid, tclass, bits, ad)
+        rc = self.avc.has_perm(ssid, tsid, tclass, bits, ad)
+        if self.coverage is not None:
+            self.coverage(ssid, tsid, tclass, bits, rc)
+        return rc
 
     def check(self, ssid: int, tsid: int, cname: str, *perms: str, ad: Any = None) -> int:
         tclass, bits = self.av(cname, *perms)
