@@ -572,6 +572,30 @@ def test_msgrcv_denial_hides_message_instead_of_eacces() -> None:
     assert seen == [2, 2, 1, 2]
 
 
+def test_hidden_message_makes_a_blocking_receiver_sleep() -> None:
+    m = BpfLsm("hide-all")
+    m.attach("msg_queue_msgrcv", lambda perm, msg, target, mtype, mode: -c.EACCES)
+    out: dict[str, Any] = {}
+
+    def receiver(p: Any, q: int) -> Gen:
+        out["rx"] = yield from err(p.msgrcv(q, 10))
+        return 0
+
+    def prog(p: Any) -> Gen:
+        q = yield from p.msgget(c.IPC_PRIVATE, 0o600)
+        yield from p.msgsnd(q, 1, b"hidden")
+        child = yield from p.fork(receiver, q)
+        yield from p.nanosleep(0.05)
+        out["asleep"] = "rx" not in out
+        yield from p.msgctl(q, c.IPC_RMID)
+        yield from p.waitpid(child, 0)
+        return 0
+
+    k, pid = run(prog, lsms=(m,))
+    ok(k, pid)
+    assert out == {"asleep": True, "rx": c.EIDRM}
+
+
 def test_pipelined_send_checks_receiver_as_subject_and_queues_on_denial() -> None:
     m = BpfLsm("rcv-subject")
     calls: list[tuple[int, int]] = []
