@@ -279,22 +279,28 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         return self.server.get_bool(name)
 
     def load_policy(self, policy: Policy | str | Path) -> None:
-        """Replace the policy: booleans keep their values by name, seqno + 1, AVC flush."""
+        """Replace the policy (``security_load_policy``): SIDs keep their numbers and are
+        converted by name, booleans keep their values by name, seqno + 1, the AVC is reset
+        and a MAC_POLICY_LOAD record written.
+
+        Deliberate limit: object blobs hold *policy* class values, so a new policy must number
+        the classes the same way (any policy built on the shipped base does); otherwise the
+        load is refused with a PolicyError instead of silently mislabelling classes.
+        """
+        from lsm.selinux.policy.errors import PolicyError
+
         new = policy if isinstance(policy, Policy) else load_policy(policy)
+        old_classes = dict(self._classes)
+        for cls in new.policydb.classes:
+            if cls.name in old_classes and old_classes[cls.name] != cls.value:
+                raise PolicyError(
+                    f"the new policy numbers class {cls.name!r} {cls.value}, the running one "
+                    f"{old_classes[cls.name]}: kernel-sim cannot renumber live objects")
         self._admin_context()
-        old_bools = {n: self.server.get_bool(n) for n in self.server.bool_names()}
-        seqno = self.server.seqno + 1
+        self.server.load_policy(new.policydb)
         self.policy = new
-        self.server = SecurityServer(new.policydb, seqno=seqno,
-                                     audit=self._selinux_err)
-        keep = {n: v for n, v in old_bools.items() if n in set(self.server.bool_names())}
-        if keep:
-            self.server.set_bools(keep)
-        self.server.seqno = max(self.server.seqno, seqno)
-        self.avc.server = self.server
         self._set_mapping()
         self.avc.policy_loaded(self.server.seqno)
-
 
 def _int_args(args: tuple[Any, ...]) -> list[int]:
     out = []

@@ -233,3 +233,39 @@ def test_disabled_mode_installs_no_hooks(policy: Any) -> None:
     assert k.audit_log() == []
     assert os.WEXITSTATUS(k.exit_status(pids[0])) == 0
     assert O_RDWR == 2
+
+
+def test_policy_reload_keeps_sids_and_changes_decisions(policy: Any, tmp_path: Any) -> None:
+    """A reload mid-run: the same SIDs, the new rules, a MAC_POLICY_LOAD record."""
+    outcome: list[Any] = []
+    te = tmp_path / "more.te"
+    te.write_text(POLICY + "allow beta_t alpha_t:process signull;\n")
+    wider = load_policy(BASE_CONF, te)
+
+    def victim(p: Any) -> Any:
+        yield from p.nanosleep(0.02)
+
+    def prober(p: Any, pid: int) -> Any:
+        for _ in range(2):
+            try:
+                yield from p.kill(pid, 0)
+                outcome.append("ok")
+            except SyscallError as e:
+                outcome.append(e.errno)
+            yield from p.nanosleep(0.01)
+
+    se = SELinux(policy, mode="enforcing")
+    k = Kernel(lsms=[se])
+    v = k.spawn(victim, context=ALPHA)
+    k.spawn(prober, v, context=BETA)
+    before = se.server.context_to_sid(BETA)
+    k.env.process(_at(k, 0.005, lambda: se.load_policy(wider)))
+    k.run()
+    assert outcome == [EACCES, "ok"]
+    assert se.server.context_to_sid(BETA) == before
+    assert any(line.startswith("type=MAC_POLICY_LOAD") for line in k.audit_log())
+
+
+def _at(k: Kernel, when: float, fn: Callable[[], None]) -> Any:
+    yield k.env.timeout(when)
+    fn()
