@@ -51,7 +51,8 @@ FAMILY_NAMES = {c.AF_UNIX: "UNIX", c.AF_INET: "TCP", c.AF_INET6: "TCPv6"}
 class Skb:
     """``struct sk_buff`` reduced to what the queues need.
 
-    ``truesize`` is charged to ``sender.wmem`` until the skb is consumed or freed; ``fds``
+    ``truesize`` is charged to ``sender.wmem`` until the skb is consumed or freed (UDP charges
+    the receiver's ``rmem`` instead and has no ``sender``); ``fds``
     are the in-flight ``struct file`` references of SCM_RIGHTS (one reference each);
     ``embryo`` is the server-side sock of a pending UNIX stream connection.
     """
@@ -59,7 +60,7 @@ class Skb:
     data: bytes
     sender: Sock | None = None
     addr: Any = None
-    cred: tuple[int, int, int] | None = None
+    writer: Any = None  # the sending process: stream reads never glue two writers' data
     fds: list[File] | None = None
     fd_uid: int = 0  # whose in-flight fd count the fds are charged to
     off: int = 0
@@ -128,7 +129,10 @@ class Socket:
 
 @define(slots=True, eq=False)
 class MsgHdr:
-    """What ``socket_sendmsg``/``socket_recvmsg`` receive as ``msg`` (``struct msghdr``)."""
+    """What ``socket_sendmsg``/``socket_recvmsg`` receive as ``msg`` (``struct msghdr``).
+
+    Read-only for hooks (``EMPTY_MSG`` is shared by every plain receive).
+    """
 
     name: Any = None
     data: bytes = b""
@@ -295,7 +299,10 @@ def sock_map_fd(task: Task, sock: Socket, flags: int) -> int:
 
 def sockfd_lookup(task: Task, fd: int) -> Socket:
     """``sockfd_lookup_light``: EBADF for a bad fd, ENOTSOCK for a file that is no socket."""
-    file = task.process.files.get(fd)
+    try:
+        file = task.process.files.fds[fd]
+    except (KeyError, TypeError):
+        raise SyscallError(c.EBADF) from None
     if file.ops is not SOCK_FILE_OPS:
         raise SyscallError(c.ENOTSOCK)
     sock: Socket = file.private
@@ -366,7 +373,7 @@ class SockFileOps(FileOps):
     def read(self, task: Task, file: File, n: int) -> Any:
         sock: Socket = file.private
         flags = c.MSG_DONTWAIT if file.flags & c.O_NONBLOCK else 0
-        data, _fds, _mflags, _addr = yield from sock_recvmsg(task, sock, n, 0, flags, MsgHdr())
+        data, _fds, _mflags, _addr = yield from sock_recvmsg(task, sock, n, 0, flags, EMPTY_MSG)
         return data
 
     def write(self, task: Task, file: File, data: bytes) -> Any:
@@ -381,3 +388,5 @@ class SockFileOps(FileOps):
 
 
 SOCK_FILE_OPS = SockFileOps()
+#: the ``msg`` of a plain recv()/read() (no name, no flags), shared
+EMPTY_MSG = MsgHdr()

@@ -290,15 +290,26 @@ def scm_detach_fds(task: Task, files: list[File], maxfds: int, flags: int) -> tu
 def stream_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | None,
                    flags: int, addr: Any, sigpipe: bool = True) -> Any:
     """``unix_stream_sendmsg`` (also TCP on loopback): chunks limited by ``sndbuf``."""
-    k = task.kernel
     sk = sock.sk
     assert sk is not None
+    other = sk.peer
+    total = len(data)
+    if (not files and addr is None and other is not None and sk.state == TCP_ESTABLISHED
+            and not flags & c.MSG_OOB and 0 < total <= (sk.sndbuf >> 1) - 64
+            and sk.wmem < sk.sndbuf and not sk.shutdown & SEND_SHUTDOWN
+            and not other.dead and not other.shutdown & RCV_SHUTDOWN):
+        # the common case: one skb that fits, nothing to wait for
+        truesize = total + SKB_OVERHEAD
+        other.rcvq.append(Skb(data, sk, sk.addr, task.process, truesize=truesize))
+        sk.wmem += truesize
+        other.wq.wake_all()
+        return total
+    k = task.kernel
     try:
         if flags & c.MSG_OOB:
             raise SyscallError(c.EOPNOTSUPP)
         if addr is not None:
             raise SyscallError(c.EISCONN if sk.state == TCP_ESTABLISHED else c.EOPNOTSUPP)
-        other = sk.peer
         if other is None or sk.state != TCP_ESTABLISHED:
             if sk.err and sk.family != c.AF_UNIX:
                 raise SyscallError(sock_error(sk))
@@ -306,10 +317,9 @@ def stream_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | No
     except BaseException:
         put_files(k, files)
         raise
-    total = len(data)
     sent = 0
     nonblock = flags & c.MSG_DONTWAIT
-    cred = current_cred_tuple(task)
+    writer = task.process
     try:
         if sk.shutdown & SEND_SHUTDOWN:
             return _pipe_err(task, sent, flags, sigpipe)
@@ -330,8 +340,8 @@ def stream_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | No
                     raise
             if other.dead or other.shutdown & RCV_SHUTDOWN:
                 return _pipe_err(task, sent, flags, sigpipe)
-            skb = Skb(bytes(data[sent:sent + size]), sk, sk.addr, cred,
-                      truesize=size + SKB_OVERHEAD)
+            chunk = data if size == total else data[sent:sent + size]
+            skb = Skb(chunk, sk, sk.addr, writer, truesize=size + SKB_OVERHEAD)
             if files:
                 unix_attach_fds(task, skb, files)
                 files = None
@@ -363,24 +373,43 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
         raise SyscallError(c.EOPNOTSUPP)
     if n < 0:
         raise SyscallError(c.EINVAL)
+    q = sk.rcvq
+    while not q and n:
+        err = sock_error(sk)
+        if err:
+            raise SyscallError(err)
+        if sk.shutdown & RCV_SHUTDOWN:
+            return b"", [], 0, None
+        if flags & c.MSG_DONTWAIT:
+            raise SyscallError(c.EAGAIN)
+        yield from task.sleep(sk.wq.prepare())
+    if len(q) == 1 and not flags & (c.MSG_PEEK | c.MSG_WAITALL):
+        skb = q[0]
+        if not skb.fds and not skb.off and len(skb.data) <= n:
+            # the common case: one whole skb without passed fds
+            q.popleft()
+            sender = skb.sender
+            if sender is not None:
+                sender.wmem -= skb.truesize
+                sender.wr_wait.wake_all()
+            return skb.data, [], 0, skb.addr
     peek = flags & c.MSG_PEEK
     target = n if flags & c.MSG_WAITALL else 1
     chunks: list[bytes] = []
     copied = 0
     addr = None
-    cred = None
+    writer = None
     fds: list[int] = []
     mflags = 0
-    q = sk.rcvq
     while True:
         idx = 0
         got_fds = False
         while copied < n and idx < len(q):
             skb = q[idx]
-            if cred is not None and skb.cred != cred:
+            if writer is not None and skb.writer is not writer:
                 break  # never glue messages from different writers
-            if cred is None:
-                cred = skb.cred
+            if writer is None:
+                writer = skb.writer
                 addr = skb.addr
             avail = len(skb.data) - skb.off
             chunk = min(avail, n - copied)
@@ -405,9 +434,7 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
                     skb_free(k, skb)
             if got_fds:
                 break
-        if copied >= target or got_fds or (copied and copied >= n):
-            break
-        if n == 0:
+        if copied >= target or got_fds or n == 0:
             break
         err = sock_error(sk)
         if err:
@@ -429,7 +456,7 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
         if peek:  # re-peek from the start: nothing was consumed
             chunks.clear()
             copied = 0
-            cred = None
+            writer = None
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     return data, fds, mflags, addr
 
@@ -532,12 +559,9 @@ class UnixStreamOps(ProtoOps):
             sk = sk.peer
         return sk.addr if sk.addr is not None else ""
 
-    def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
-        return (yield from stream_sendmsg(task, sock, data, files, flags, addr))
-
-    def recvmsg(self, task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> Any:
-        return (yield from stream_recvmsg(task, sock, n, maxfds, flags))
+    # the data paths are the protocol functions themselves: no extra generator frame per call
+    sendmsg = staticmethod(stream_sendmsg)
+    recvmsg = staticmethod(stream_recvmsg)
 
     def shutdown(self, sock: Socket, how: int) -> None:
         unix_shutdown(sock, how)
@@ -608,8 +632,8 @@ def unix_release_sock(k: Kernel, sk: Sock, embrion: bool) -> None:
 class UnixSeqpacketOps(UnixStreamOps):
     name = "unix_seqpacket"
 
-    def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
+    def sendmsg(self, task: Task, sock: Socket, data: bytes,  # type: ignore[override]
+                files: list[File] | None, flags: int, addr: Any) -> Any:
         sk = sock.sk
         assert sk is not None
         if sk.state != TCP_ESTABLISHED:
@@ -633,6 +657,23 @@ def dgram_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | Non
     k = task.kernel
     sk = sock.sk
     assert sk is not None
+    other = sk.peer
+    size = len(data)
+    if (not files and addr is None and other is not None and not other.dead
+            and not flags & c.MSG_OOB and size <= sk.sndbuf - 32
+            and not other.shutdown & RCV_SHUTDOWN and not (sk.passcred and sk.addr is None)
+            and ((other.peer is sk and sk.wmem < sk.sndbuf)
+                 or (other.peer is None and len(other.rcvq) <= other.max_ack_backlog))):
+        # the common case: connected, room in the queue, nothing to wait for
+        if sk.type != c.SOCK_SEQPACKET:
+            rc = k.security.unix_may_send(sock, other.socket)
+            if rc:
+                raise SyscallError(-rc)
+        truesize = size + SKB_OVERHEAD
+        other.rcvq.append(Skb(data, sk, sk.addr, task.process, truesize=truesize))
+        sk.wmem += truesize
+        other.wq.wake_all()
+        return size
     try:
         if flags & c.MSG_OOB:
             raise SyscallError(c.EOPNOTSUPP)
@@ -684,8 +725,7 @@ def dgram_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | Non
                 yield from task.sleep(sk.wr_wait.prepare())
                 continue
             break
-        skb = Skb(bytes(data), sk, sk.addr, current_cred_tuple(task),
-                  truesize=size + SKB_OVERHEAD)
+        skb = Skb(data, sk, sk.addr, task.process, truesize=size + SKB_OVERHEAD)
         if files:
             unix_attach_fds(task, skb, files)
             files = None
@@ -779,12 +819,8 @@ class UnixDgramOps(UnixStreamOps):
         return 0
         yield
 
-    def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
-        return (yield from dgram_sendmsg(task, sock, data, files, flags, addr))
-
-    def recvmsg(self, task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> Any:
-        return (yield from dgram_recvmsg(task, sock, n, maxfds, flags))
+    sendmsg = staticmethod(dgram_sendmsg)  # type: ignore[assignment]
+    recvmsg = staticmethod(dgram_recvmsg)
 
 
 UNIX_STREAM_OPS = UnixStreamOps()

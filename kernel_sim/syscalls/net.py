@@ -15,6 +15,7 @@ from kernel_sim import constants as c
 from kernel_sim.errors import SyscallError
 from kernel_sim.namei import check
 from kernel_sim.net.socket import (
+    EMPTY_MSG,
     NO_PEERCRED,
     SOCK_TYPE_MASK,
     SOMAXCONN,
@@ -184,9 +185,17 @@ class NetSyscalls:
     @syscall
     def send(self: Task, fd: int, data: Any, flags: int = 0) -> Any:
         sock = sockfd_lookup(self, fd)
-        data = _data(data)
-        return (yield from sock_sendmsg(self, sock, data, (), _nonblock(sock, flags), None,
-                                        MsgHdr(None, data, (), flags)))
+        if not isinstance(data, _BYTES):
+            raise SyscallError(c.EFAULT)
+        data = bytes(data)
+        # sock_sendmsg inlined: the socket_sendmsg hook, then the protocol
+        rc = self.kernel.security.socket_sendmsg(sock, MsgHdr(None, data, (), flags), len(data))
+        if rc:
+            raise SyscallError(-rc)
+        if sock.file.flags & c.O_NONBLOCK:  # type: ignore[union-attr]
+            flags |= c.MSG_DONTWAIT
+        return (yield from sock.ops.sendmsg(self, sock, data, None, flags,  # type: ignore
+                                            None))
 
     @syscall
     def sendto(self: Task, fd: int, data: Any, flags_or_addr: Any, addr: Any = None) -> Any:
@@ -217,9 +226,15 @@ class NetSyscalls:
     @syscall
     def recv(self: Task, fd: int, n: int, flags: int = 0) -> Any:
         sock = sockfd_lookup(self, fd)
-        data, _fds, _mf, _addr = yield from sock_recvmsg(self, sock, n, 0,
-                                                         _nonblock(sock, flags),
-                                                         MsgHdr(flags=flags))
+        # sock_recvmsg inlined: the socket_recvmsg hook, then the protocol
+        rc = self.kernel.security.socket_recvmsg(sock, MsgHdr(flags=flags) if flags
+                                                 else EMPTY_MSG, n, flags)
+        if rc:
+            raise SyscallError(-rc)
+        if sock.file.flags & c.O_NONBLOCK:  # type: ignore[union-attr]
+            flags |= c.MSG_DONTWAIT
+        data, _fds, _mf, _addr = yield from sock.ops.recvmsg(self, sock, n, 0,  # type: ignore
+                                                             flags)
         return data
 
     @syscall
