@@ -172,6 +172,7 @@ def _leaf_text(p: PolicyDB, e: ConstraintExpr) -> str:
         return f"{letter}{n} {op} {body}"
     if e.attr in _LEVEL_ATTRS:
         a, b = _LEVEL_ATTRS[e.attr]
+        op = {CEXPR_EQ: "eq", CEXPR_NEQ: "neq"}.get(e.op, op)  # level comparisons spell eq/neq
         return f"{a} {op} {b}"
     letter = {CEXPR_USER: "u", CEXPR_ROLE: "r", CEXPR_TYPE: "t"}.get(e.attr, "?")
     return f"{letter}1 {op} {letter}2"
@@ -186,24 +187,33 @@ def constraint_text(
     *,
     mls: bool = False,
 ) -> str:
-    """The constraint in policy syntax; with contexts, failing leaves are marked ``-Fail-``."""
-    parts: list[str] = []
+    """The constraint in policy syntax; with contexts, failing leaves are marked ``-Fail-``.
+
+    Every test is parenthesised, as libsepol prints it; chains of the same operator are
+    written flat (``(a) or (b) or (c)``) and mixed operators keep their grouping.
+    """
+    # each stack item: (text, operator of its top node or "" for a leaf/not)
+    parts: list[tuple[str, str]] = []
     for e in cons.expr:
         if e.expr_type == CEXPR_NOT:
-            parts[-1] = f"not ({parts[-1]})"
+            text, _ = parts[-1]
+            parts[-1] = (f"not ({text})" if not text.startswith("(") else f"not {text}", "")
         elif e.expr_type in (CEXPR_AND, CEXPR_OR):
-            b = parts.pop()
             word = "and" if e.expr_type == CEXPR_AND else "or"
-            parts[-1] = f"({parts[-1]} {word} {b})"
+            right, rop = parts.pop()
+            left, lop = parts[-1]
+            lt = left[1:-1] if lop == word else left
+            rt = right[1:-1] if rop == word else right
+            parts[-1] = (f"({lt} {word} {rt})", word)
         else:
             leaf = _leaf_text(p, e)
             if s is not None and t is not None and not _eval_node(p, e, s, t, None):
                 leaf += " -Fail-"
-            parts.append(leaf)
+            parts.append((f"({leaf})", ""))
     cls = p.classes.at(tclass)
     perms = p.perm_names_of(tclass, cons.permissions) if cls is not None else []
     kw = "mlsconstrain" if mls else "constrain"
-    body = parts[-1] if parts else ""
+    body = parts[-1][0] if parts else ""
     return f"{kw} {p.class_name(tclass)} {{ {' '.join(perms)} }} {body};"
 
 

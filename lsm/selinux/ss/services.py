@@ -105,7 +105,8 @@ class AvReason:
 
     ``code`` is one of ``REASON_*`` (audit2why's numbering); ``booleans`` the ``(name, value)``
     settings that would each, alone, allow the access (``REASON_BOOLEAN``); ``constraint`` the
-    text of the failing constraint(s) with ``-Fail-`` after each false term; ``denied`` the
+    text of every constraint the decision evaluated and found false (one a line, libsepol's
+    order), with ``-Fail-`` after each false term; ``denied`` the
     requested bits not allowed by the kernel's decision; ``text`` a one-line explanation.
     """
 
@@ -534,11 +535,14 @@ class SecurityServer:
                 )
             return AvReason(REASON_TERULE, denied, text=f"no allow rule for {{ {names} }}")
         if reason & _R_CONS:
-            texts = [
-                constraint_text(p, c, cls.value, s, t, mls=is_mls_constraint(c))
-                for c in cls.constraints
-                if c.permissions & requested and not constraint_eval(p, c.expr, s, t)
-            ]
+            # every constraint the kernel evaluated and found false, in order (as libsepol's
+            # reason buffer lists them, including ones about other permissions)
+            texts: list[str] = []
+            te_allowed = self._te(s.type, t.type, cls.value, self._node_state)[0]
+            for c in cls.constraints:
+                if c.permissions & te_allowed and not constraint_eval(p, c.expr, s, t):
+                    te_allowed &= ~c.permissions
+                    texts.append(constraint_text(p, c, cls.value, s, t, mls=is_mls_constraint(c)))
             return AvReason(
                 REASON_CONSTRAINT,
                 denied,
