@@ -121,6 +121,79 @@ def test_ipcperms_owner_group_other_and_cap_ipc_owner() -> None:
     assert res["root-r"] == 0 and res["root-w"] == 0
 
 
+def test_group_access_via_cgid_and_supplementary_groups() -> None:
+    """After IPC_SET moves gid away, the creator's group (cgid) still selects the group bits."""
+    res: dict[str, int] = {}
+
+    def creator(p: Any) -> Gen:
+        q = yield from p.msgget(502, c.IPC_CREAT | 0o660)
+        yield from p.msgctl(q, c.IPC_SET, {"gid": 777})
+        return 0
+
+    def member(p: Any, tag: str) -> Gen:
+        res[tag] = yield from err(p.msgget(502, 0o600))
+        return 0
+
+    k = Kernel(seed=0)
+    k.spawn(creator, uid=1000, gid=100)
+    k.run()
+    k.spawn(member, "cgid", uid=2000, gid=100)
+    k.spawn(member, "gid-suppl", uid=2001, gid=5, groups=[777])
+    k.spawn(member, "none", uid=2002, gid=5, groups=[6])
+    k.run()
+    assert res == {"cgid": 0, "gid-suppl": 0, "none": c.EACCES}
+
+
+def test_id_table_limits_give_enospc() -> None:
+    from kernel_sim.ipc.util import ipc_ns
+
+    out: dict[str, int] = {}
+
+    def prog(p: Any) -> Gen:
+        ns = ipc_ns(p.kernel)
+        ns.msg_ctlmni, ns.sc_semmni, ns.sc_semmns = 1, 1, 4
+        yield from p.msgget(c.IPC_PRIVATE, 0o600)
+        out["msgmni"] = yield from err(p.msgget(c.IPC_PRIVATE, 0o600))
+        out["semmns"] = yield from err(p.semget(c.IPC_PRIVATE, 5, 0o600))
+        yield from p.semget(c.IPC_PRIVATE, 4, 0o600)
+        out["semmni"] = yield from err(p.semget(c.IPC_PRIVATE, 1, 0o600))
+        return 0
+
+    k, pid = run(prog)
+    ok(k, pid)
+    assert out == {"msgmni": c.ENOSPC, "semmns": c.ENOSPC, "semmni": c.ENOSPC}
+
+
+def test_hooks_receive_linux_arguments() -> None:
+    """ipc_permission gets the requested flag; *_associate the get flags; objects carry kind."""
+    m = BpfLsm("args")
+    seen: list[tuple[Any, ...]] = []
+    m.attach("ipc_permission", lambda perm, flag: seen.append(("perm", perm.kind, flag)))
+    m.attach("msg_queue_associate", lambda perm, flg: seen.append(("assoc", perm.key, flg)))
+    m.attach("sem_associate", lambda perm, flg: seen.append(("assoc", perm.kind, flg)))
+    m.attach("shm_associate", lambda perm, flg: seen.append(("assoc", perm.kind, flg)))
+    m.attach("msg_queue_msgctl", lambda perm, cmd: seen.append(("ctl", perm is None, cmd)))
+
+    def prog(p: Any) -> Gen:
+        q = yield from p.msgget(40, c.IPC_CREAT | 0o600)
+        yield from p.msgget(40, 0o400)
+        yield from p.msgsnd(q, 1, b"")
+        yield from p.msgrcv(q, 0)
+        yield from p.semget(41, 1, c.IPC_CREAT | 0o600)
+        yield from p.semget(41, 1, c.IPC_CREAT | 0o600)
+        yield from p.shmget(42, 1, c.IPC_CREAT | 0o600)
+        yield from p.shmget(42, 1, 0)
+        yield from p.msgctl(0, c.MSG_INFO)
+        return 0
+
+    k, pid = run(prog, lsms=(m,))
+    ok(k, pid)
+    assert seen == [("perm", "msg", 0o400), ("assoc", 40, 0o400), ("perm", "msg", 0o222),
+                    ("perm", "msg", 0o444), ("perm", "sem", c.IPC_CREAT | 0o600),
+                    ("assoc", "sem", c.IPC_CREAT | 0o600), ("perm", "shm", 0),
+                    ("assoc", "shm", 0), ("ctl", True, c.MSG_INFO)]
+
+
 # -- msgsnd / msgrcv ----------
 def test_msgsnd_msgrcv_argument_errors() -> None:
     out: dict[str, int] = {}
