@@ -50,8 +50,9 @@ class Policy:
     def compute_av(self, scon: str, tcon: str, tclass: str) -> Decision:
         """The decision for two context strings and a class name.
 
-        Raises ``InvalidContext`` / ``InvalidClass`` for bad input.  A class the policy does
-        not define follows ``handle_unknown`` (allow: every name is reported allowed as "*").
+        Raises ``InvalidContext`` / ``InvalidClass`` for bad input (a class the policy does
+        not define has no permission names to report; ``handle_unknown`` applies where the
+        kernel maps its own classes, see :class:`~lsm.selinux.ss.services.ClassMapping`).
         """
         srv = self.server
         ssid = srv.context_to_sid(scon)
