@@ -111,9 +111,7 @@ def _norm_constraint(text: str) -> str:
     return re.sub(r"[()\s;]|Constraint DENIED", "", text)
 
 
-def compare(
-    policy: str | Path, srv: SecurityServer, queries: list[Query]
-) -> tuple[int, list[str]]:
+def compare(policy: str | Path, srv: SecurityServer, queries: list[Query]) -> tuple[int, list[str]]:
     """Run every query through both; return (agreements, descriptions of disagreements)."""
     theirs = audit2why_analyze(policy, queries)
     agree = 0
@@ -269,4 +267,3 @@ def test_boolean_settings(tmp_path: Path, settings: dict[str, bool]) -> None:
     queries = list(SMALL_TARGETED) + QueryGen(srv.policydb, seed=3).queries(1500)
     agree, problems = compare(binary, srv, queries)
     _report(f"booleans {settings}", agree, len(queries), problems)
-

@@ -55,9 +55,7 @@ def test_compiled_source_matches_checkpolicy_binary(name: str) -> None:
         for fname in ((None, "special") if kind == "transition" else (None,))
     ]
     diffs2 = [
-        (q, _label(src, *q), _label(ref, *q))
-        for q in labels
-        if _label(src, *q) != _label(ref, *q)
+        (q, _label(src, *q), _label(ref, *q)) for q in labels if _label(src, *q) != _label(ref, *q)
     ]
     assert not diffs2, diffs2[:10]
 
@@ -70,14 +68,22 @@ def test_object_contexts_match(name: str) -> None:
     def lookups(pol: Policy) -> list[object]:
         srv = pol.server
         ctx = srv.sid_to_context
-        out: list[object] = [ctx(srv.port_sid(proto, port))
-                             for proto in (6, 17) for port in (22, 80, 8000, 8050, 8101)]
+        out: list[object] = [
+            ctx(srv.port_sid(proto, port))
+            for proto in (6, 17)
+            for port in (22, 80, 8000, 8050, 8101)
+        ]
         out += [ctx(srv.node_sid(a)) for a in ("127.0.0.1", "10.9.8.7", "11.0.0.1", "::1", "::2")]
         out += [ctx(srv.netif_sid(n)) for n in ("lo", "eth0")]
-        out += [(b, ctx(s)) for b, s in (srv.fs_use(f) for f in ("ext4", "tmpfs", "pipefs", "proc",
-                                                                   "nfs"))]
-        out += [ctx(sid) if (sid := srv.genfs_sid("proc", path, c)) else None
-                for path in ("/", "/sys", "/sys/kernel/x") for c in ("file", "dir")]
+        out += [
+            (b, ctx(s))
+            for b, s in (srv.fs_use(f) for f in ("ext4", "tmpfs", "pipefs", "proc", "nfs"))
+        ]
+        out += [
+            ctx(sid) if (sid := srv.genfs_sid("proc", path, c)) else None
+            for path in ("/", "/sys", "/sys/kernel/x")
+            for c in ("file", "dir")
+        ]
         out += [ctx(sid) for sid in sorted(pol.policydb.isids)]
         return out  # fmt: skip
 
