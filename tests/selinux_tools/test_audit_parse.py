@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lsm.selinux.tools import ToolError
 from lsm.selinux.tools.audit_parse import parse_lines, read_log
@@ -48,3 +50,16 @@ def test_malformed_records_name_file_and_line(line: str) -> None:
 def test_unreadable_log(tmp_path: object) -> None:
     with pytest.raises(ToolError, match=r"cannot read audit log .*missing\.log"):
         read_log(f"{tmp_path}/missing.log")
+
+
+@given(st.lists(st.text(max_size=80) | st.sampled_from([
+    avc("read", WEB, SECRET, "file"), "type=AVC msg=audit(1.0:1): avc:  denied  {", "avc:",
+])))
+@settings(max_examples=200, deadline=None)
+def test_any_text_parses_or_fails_cleanly(lines: list[str]) -> None:
+    try:
+        denials = parse_lines(lines)
+    except ToolError as e:
+        assert "malformed AVC record" in str(e)
+    else:
+        assert all(d.scontext.count(":") >= 2 for d in denials)
