@@ -255,7 +255,7 @@ def test_sysv_random_workload_invariants(load: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(heavy_workload_st)
 def test_sysv_random_workload_invariants_heavy(load: dict[str, Any]) -> None:
     check_world(run_workload(load), load)
