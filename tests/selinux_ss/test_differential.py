@@ -239,20 +239,18 @@ def test_small_policy_versions(tmp_path: Path, version: int, mls: bool) -> None:
             problems)  # fmt: skip
 
 
+BOOLS = ("allow_home", "allow_tmp", "a", "b")
+
+
 @pytest.mark.interop
 @pytest.mark.parametrize(
     "settings",
-    [
-        {"allow_home": True},
-        {"b": True},
-        {"a": False},
-        {"allow_tmp": False, "a": False},
-        {"allow_home": True, "a": False, "b": True},
-    ],
+    [{name: bool(n >> i & 1) for i, name in enumerate(BOOLS)} for n in range(1 << len(BOOLS))],
+    ids=lambda d: "".join(str(int(v)) for v in d.values()),
 )
 def test_boolean_settings(tmp_path: Path, settings: dict[str, bool]) -> None:
-    """Booleans set at run time (ours: set_bools on the default policy) decide exactly as
-    libsepol on a policy compiled with those booleans as defaults."""
+    """Every combination of the four booleans, set at run time (ours: set_bools on the
+    default policy), decides exactly as libsepol on a policy compiled with those defaults."""
     text = (POLICIES / "small_mls.conf").read_text()
     for name, value in settings.items():
         text, n = re.subn(
