@@ -378,7 +378,7 @@ class TcpOps(InetOps):
         return 0
 
     def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
+                flags: int, addr: Any, creds: Any = None) -> Any:
         put_files(task.kernel, files)  # SCM_RIGHTS is AF_UNIX only: ignored, as Linux
         sk = sock.sk
         assert sk is not None
@@ -444,7 +444,7 @@ class UdpOps(InetOps):
         yield
 
     def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
+                flags: int, addr: Any, creds: Any = None) -> Any:
         k = task.kernel
         put_files(k, files)
         sk = sock.sk

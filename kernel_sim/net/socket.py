@@ -66,6 +66,7 @@ class Skb:
     off: int = 0
     truesize: int = 0
     embryo: Sock | None = None
+    cred: tuple[int, int, int] | None = None  # SCM_CREDENTIALS (pid, uid, gid) if recorded
 
 
 @define(slots=True, eq=False)
@@ -104,6 +105,7 @@ class Sock:
     rmem: int = 0
     peercred: tuple[int, int, int] | None = None
     passcred: bool = False
+    rcv_cred: tuple[int, int, int] | None = None  # SCM_CREDENTIALS of the last message read
     reuseaddr: bool = False
     private: Any = None  # protocol-specific (INET: the port binding)
 
@@ -171,7 +173,7 @@ class ProtoOps:
         raise SyscallError(c.EOPNOTSUPP)
 
     def sendmsg(self, task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                flags: int, addr: Any) -> Any:
+                flags: int, addr: Any, creds: Any = None) -> Any:
         if files:
             from kernel_sim.net.unix import put_files
 
@@ -311,11 +313,12 @@ def sockfd_lookup(task: Task, fd: int) -> Socket:
 
 # --------------------------------------------------------------------------- send / receive
 def sock_sendmsg(task: Task, sock: Socket, data: bytes, fds: Any, flags: int, addr: Any,
-                 msg: MsgHdr) -> Any:
+                 msg: MsgHdr, creds: Any = None) -> Any:
     """``sock_sendmsg``: the ``socket_sendmsg`` hook on every send, then the protocol.
 
-    SCM_RIGHTS descriptors are taken (``scm_send``) after the hook, as Linux's protocol
-    sendmsg does; only AF_UNIX accepts them (INET: EINVAL, an unknown control message).
+    The control messages (``scm_send``: SCM_RIGHTS, then SCM_CREDENTIALS) are taken after the
+    hook, as Linux's protocol sendmsg does; only AF_UNIX accepts them (INET: EINVAL, an
+    unknown SOL_SOCKET control message).
     """
     rc = task.kernel.security.socket_sendmsg(sock, msg, len(data))
     if rc:
@@ -323,14 +326,20 @@ def sock_sendmsg(task: Task, sock: Socket, data: bytes, fds: Any, flags: int, ad
     ops = sock.ops
     if ops is None:
         raise SyscallError(c.EBADF)
-    files = None
-    if fds:
-        if sock.family != c.AF_UNIX:
-            raise SyscallError(c.EINVAL)
-        from kernel_sim.net.unix import scm_fp_copy
+    if not fds and creds is None:
+        return (yield from ops.sendmsg(task, sock, data, None, flags, addr))
+    if sock.family != c.AF_UNIX:
+        raise SyscallError(c.EINVAL)
+    from kernel_sim.net.unix import put_files, scm_check_creds, scm_fp_copy
 
-        files = scm_fp_copy(task, fds)
-    return (yield from ops.sendmsg(task, sock, data, files, flags, addr))
+    files = scm_fp_copy(task, fds)
+    if creds is not None:
+        try:
+            creds = scm_check_creds(task, creds)
+        except SyscallError:
+            put_files(task.kernel, files)
+            raise
+    return (yield from ops.sendmsg(task, sock, data, files, flags, addr, creds=creds))
 
 
 def sock_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int,

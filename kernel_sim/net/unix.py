@@ -28,7 +28,7 @@ from attrs import define, field
 
 from kernel_sim import constants as c
 from kernel_sim import namei
-from kernel_sim.caps import CAP_SYS_ADMIN, CAP_SYS_RESOURCE
+from kernel_sim.caps import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_RESOURCE
 from kernel_sim.errors import SyscallError
 from kernel_sim.namei import check
 from kernel_sim.net.socket import (
@@ -212,6 +212,45 @@ def unix_connect_name(addr: Any) -> str:
     return name
 
 
+# --------------------------------------------------------------------------- SCM_CREDENTIALS
+def scm_check_creds(task: Task, creds: Any) -> tuple[int, int, int]:
+    """``scm_check_creds``: a process may only claim its own pid (else CAP_SYS_ADMIN), one of
+    its real/effective/saved uids (else CAP_SETUID) and gids (else CAP_SETGID): EPERM; a pid
+    that does not exist: ESRCH; a malformed ucred or uid/gid -1: EINVAL."""
+    try:
+        pid, uid, gid = (int(x) for x in creds)
+    except (TypeError, ValueError):
+        raise SyscallError(c.EINVAL) from None
+    if uid < 0 or gid < 0:
+        raise SyscallError(c.EINVAL)
+    k = task.kernel
+    cred = task.cred
+    if ((pid == task.pid or k.capable(task, CAP_SYS_ADMIN))
+            and (uid in (cred.uid, cred.euid, cred.suid) or k.capable(task, CAP_SETUID))
+            and (gid in (cred.gid, cred.egid, cred.sgid) or k.capable(task, CAP_SETGID))):
+        if pid != task.pid:
+            proc = k.processes.get(pid)
+            if proc is None or proc.exit_status is not None:
+                raise SyscallError(c.ESRCH)
+        return (pid, uid, gid)
+    raise SyscallError(c.EPERM)
+
+
+def default_creds(task: Task) -> tuple[int, int, int]:
+    """``scm_set_cred(current)``: the tgid and the **real** uid/gid."""
+    return (task.pid, task.cred.uid, task.cred.gid)
+
+
+def skb_creds(skb: Skb) -> tuple[int, int, int] | None:
+    if skb.cred is not None:
+        return skb.cred
+    writer = skb.writer
+    task0 = getattr(writer, "task0", None)
+    if task0 is None:
+        return None
+    return (writer.pid, task0.cred.uid, task0.cred.gid)
+
+
 # --------------------------------------------------------------------------- SCM_RIGHTS
 def scm_fp_copy(task: Task, fds: Any) -> list[File] | None:
     """``scm_fp_copy``: at most SCM_MAX_FD descriptors, each must be open (EBADF)."""
@@ -288,14 +327,16 @@ def scm_detach_fds(task: Task, files: list[File], maxfds: int, flags: int) -> tu
 
 # --------------------------------------------------------------------------- stream
 def stream_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                   flags: int, addr: Any, sigpipe: bool = True) -> Any:
+                   flags: int, addr: Any, sigpipe: bool = True,
+                   creds: tuple[int, int, int] | None = None) -> Any:
     """``unix_stream_sendmsg`` (also TCP on loopback): chunks limited by ``sndbuf``."""
     sk = sock.sk
     assert sk is not None
     other = sk.peer
     total = len(data)
-    if (not files and addr is None and other is not None and sk.state == TCP_ESTABLISHED
-            and not flags & c.MSG_OOB and 0 < total <= (sk.sndbuf >> 1) - 64
+    if (not files and creds is None and addr is None and other is not None
+            and sk.state == TCP_ESTABLISHED and not flags & c.MSG_OOB
+            and 0 < total <= (sk.sndbuf >> 1) - 64
             and sk.wmem < sk.sndbuf and not sk.shutdown & SEND_SHUTDOWN
             and not other.dead and not other.shutdown & RCV_SHUTDOWN):
         # the common case: one skb that fits, nothing to wait for
@@ -341,7 +382,7 @@ def stream_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | No
             if other.dead or other.shutdown & RCV_SHUTDOWN:
                 return _pipe_err(task, sent, flags, sigpipe)
             chunk = data if size == total else data[sent:sent + size]
-            skb = Skb(chunk, sk, sk.addr, writer, truesize=size + SKB_OVERHEAD)
+            skb = Skb(chunk, sk, sk.addr, writer, truesize=size + SKB_OVERHEAD, cred=creds)
             if files:
                 unix_attach_fds(task, skb, files)
                 files = None
@@ -392,6 +433,8 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
             if sender is not None:
                 sender.wmem -= skb.truesize
                 sender.wr_wait.wake_all()
+            if sk.passcred:
+                sk.rcv_cred = skb_creds(skb)
             return skb.data, [], 0, skb.addr
     peek = flags & c.MSG_PEEK
     target = n if flags & c.MSG_WAITALL else 1
@@ -399,6 +442,7 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
     copied = 0
     addr = None
     writer = None
+    fcred = None
     fds: list[int] = []
     mflags = 0
     while True:
@@ -406,11 +450,14 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
         got_fds = False
         while copied < n and idx < len(q):
             skb = q[idx]
-            if writer is not None and skb.writer is not writer:
-                break  # never glue messages from different writers
+            if writer is not None and (skb.writer is not writer or skb.cred != fcred):
+                break  # never glue messages from different writers (or credentials)
             if writer is None:
                 writer = skb.writer
                 addr = skb.addr
+                fcred = skb.cred
+                if sk.passcred:
+                    sk.rcv_cred = skb_creds(skb)
             avail = len(skb.data) - skb.off
             chunk = min(avail, n - copied)
             chunks.append(skb.data[skb.off:skb.off + chunk])
@@ -560,7 +607,7 @@ class UnixStreamOps(ProtoOps):
         return sk.addr if sk.addr is not None else ""
 
     # the data paths are the protocol functions themselves: no extra generator frame per call
-    sendmsg = staticmethod(stream_sendmsg)
+    sendmsg = staticmethod(stream_sendmsg)  # type: ignore[assignment]
     recvmsg = staticmethod(stream_recvmsg)
 
     def shutdown(self, sock: Socket, how: int) -> None:
@@ -633,14 +680,15 @@ class UnixSeqpacketOps(UnixStreamOps):
     name = "unix_seqpacket"
 
     def sendmsg(self, task: Task, sock: Socket, data: bytes,  # type: ignore[override]
-                files: list[File] | None, flags: int, addr: Any) -> Any:
+                files: list[File] | None, flags: int, addr: Any,
+                creds: tuple[int, int, int] | None = None) -> Any:
         sk = sock.sk
         assert sk is not None
         if sk.state != TCP_ESTABLISHED:
             put_files(task.kernel, files)
             raise SyscallError(c.ENOTCONN)
         # unix_seqpacket_sendmsg ignores a destination address
-        return (yield from dgram_sendmsg(task, sock, data, files, flags, None))
+        return (yield from dgram_sendmsg(task, sock, data, files, flags, None, creds))
 
     def recvmsg(self, task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> Any:
         sk = sock.sk
@@ -652,15 +700,15 @@ class UnixSeqpacketOps(UnixStreamOps):
 
 # --------------------------------------------------------------------------- dgram
 def dgram_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | None,
-                  flags: int, addr: Any) -> Any:
+                  flags: int, addr: Any, creds: tuple[int, int, int] | None = None) -> Any:
     """``unix_dgram_sendmsg``: ``unix_may_send`` on every datagram (not SEQPACKET)."""
     k = task.kernel
     sk = sock.sk
     assert sk is not None
     other = sk.peer
     size = len(data)
-    if (not files and addr is None and other is not None and not other.dead
-            and not flags & c.MSG_OOB and size <= sk.sndbuf - 32
+    if (not files and creds is None and addr is None and other is not None
+            and not other.dead and not flags & c.MSG_OOB and size <= sk.sndbuf - 32
             and not other.shutdown & RCV_SHUTDOWN and not (sk.passcred and sk.addr is None)
             and ((other.peer is sk and sk.wmem < sk.sndbuf)
                  or (other.peer is None and len(other.rcvq) <= other.max_ack_backlog))):
@@ -725,7 +773,7 @@ def dgram_sendmsg(task: Task, sock: Socket, data: bytes, files: list[File] | Non
                 yield from task.sleep(sk.wr_wait.prepare())
                 continue
             break
-        skb = Skb(data, sk, sk.addr, task.process, truesize=size + SKB_OVERHEAD)
+        skb = Skb(data, sk, sk.addr, task.process, truesize=size + SKB_OVERHEAD, cred=creds)
         if files:
             unix_attach_fds(task, skb, files)
             files = None
@@ -761,6 +809,8 @@ def dgram_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> 
     skb = q[0]
     mflags = 0
     data = skb.data
+    if sk.passcred:
+        sk.rcv_cred = skb_creds(skb)
     if len(data) > n:
         data = data[:n]
         mflags |= c.MSG_TRUNC

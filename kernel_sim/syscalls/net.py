@@ -211,7 +211,8 @@ class NetSyscalls:
 
     @syscall
     def sendmsg(self: Task, fd: int, data: Any, fds: Any = (), flags: int = 0,
-                addr: Any = None) -> Any:
+                addr: Any = None, creds: Any = None) -> Any:
+        """``fds`` travel as SCM_RIGHTS; ``creds=(pid, uid, gid)`` as SCM_CREDENTIALS."""
         sock = sockfd_lookup(self, fd)
         if not isinstance(data, _BYTES):  # Python's sendmsg takes a list of buffers
             try:
@@ -221,7 +222,7 @@ class NetSyscalls:
         data = bytes(data)
         fds = tuple(fds) if fds else ()
         return (yield from sock_sendmsg(self, sock, data, fds, _nonblock(sock, flags), addr,
-                                        MsgHdr(addr, data, fds, flags)))
+                                        MsgHdr(addr, data, fds, flags), creds))
 
     @syscall
     def recv(self: Task, fd: int, n: int, flags: int = 0) -> Any:
@@ -246,12 +247,23 @@ class NetSyscalls:
         return data, addr
 
     @syscall
-    def recvmsg(self: Task, fd: int, n: int, maxfds: int = 0, flags: int = 0) -> Any:
-        """Returns ``(data, fds, msg_flags, addr)``; ``maxfds`` is the control buffer's room."""
+    def recvmsg(self: Task, fd: int, n: int, maxfds: int = 0, flags: int = 0,
+                creds: bool = False) -> Any:
+        """Returns ``(data, fds, msg_flags, addr)``; ``maxfds`` is the control buffer's room.
+
+        With ``creds=True`` a fifth item is the SCM_CREDENTIALS ``(pid, uid, gid)`` delivered
+        with the message, or None (it is delivered only when SO_PASSCRED is set).
+        """
         sock = sockfd_lookup(self, fd)
+        sk = sock.sk
+        if sk is not None:
+            sk.rcv_cred = None
         data, fds, mflags, addr = yield from sock_recvmsg(self, sock, n, maxfds,
                                                           _nonblock(sock, flags),
                                                           MsgHdr(flags=flags))
+        if creds:
+            got = sk.rcv_cred if sk is not None and sk.passcred else None
+            return data, tuple(fds), mflags, addr, got
         return data, tuple(fds), mflags, addr
 
     # -- options -------------------------------------------------------------------------------

@@ -242,3 +242,53 @@ def test_passing_a_socket_over_itself_and_emfile_drops_with_ctrunc() -> None:
 
     run((prog, {}))
     assert out["same"] and out["emfile"] == (1, c.MSG_CTRUNC)
+
+
+# --------------------------------------------------------------------------- SCM_CREDENTIALS
+def test_scm_credentials_forging_rules_and_so_passcred() -> None:
+    out: dict[str, Any] = {}
+
+    def user(p: Any) -> Gen:
+        a, b = yield from p.socketpair(U, D)
+        me = p.pid
+        out["own"] = yield from err(p.sendmsg(a, b"own", creds=(me, 1000, 1000)))
+        out["no_passcred"] = (yield from p.recvmsg(b, 10, creds=True))[4]
+        yield from p.setsockopt(b, c.SOL_SOCKET, c.SO_PASSCRED, 1)
+        yield from p.sendmsg(a, b"own", creds=(me, 1000, 1000))
+        out["passcred"] = (yield from p.recvmsg(b, 10, creds=True))[4]
+        yield from p.send(a, b"implicit")
+        out["implicit"] = (yield from p.recvmsg(b, 10, creds=True))[4]
+        out["pid"] = yield from err(p.sendmsg(a, b"x", creds=(1, 1000, 1000)))
+        out["uid"] = yield from err(p.sendmsg(a, b"x", creds=(me, 0, 1000)))
+        out["gid"] = yield from err(p.sendmsg(a, b"x", creds=(me, 1000, 0)))
+        out["bad"] = yield from err(p.sendmsg(a, b"x", creds=(me, -1, 1000)))
+        out["queue"] = yield from err(p.recv(b, 10, c.MSG_DONTWAIT))  # nothing was sent
+        t = yield from p.socket(c.AF_INET, D)
+        out["inet"] = yield from err(p.sendmsg(t, b"x", creds=(me, 1000, 1000),
+                                               addr=("127.0.0.1", 9)))
+        out["me"] = me
+
+    def root(p: Any) -> Gen:
+        a, b = yield from p.socketpair(U, S)
+        yield from p.setsockopt(b, c.SOL_SOCKET, c.SO_PASSCRED, 1)
+        yield from p.sendmsg(a, b"forged", creds=(1, 4242, 4343))
+        yield from p.sendmsg(a, b"mine")
+        first = yield from p.recvmsg(b, 100, creds=True)
+        second = yield from p.recvmsg(b, 100, creds=True)
+        out["root"] = (first[0], first[4], second[0], second[4][1:])
+        out["esrch"] = yield from err(p.sendmsg(a, b"x", creds=(99999, 0, 0)))
+
+    k = Kernel(seed=0)
+    pids = [k.spawn(user, uid=1000, gid=1000), k.spawn(root)]
+    k.run()
+    for pid in pids:
+        check_ok(k, pid)
+    me = out["me"]
+    assert out["own"] == 0 and out["no_passcred"] is None
+    assert out["passcred"] == (me, 1000, 1000) and out["implicit"] == (me, 1000, 1000)
+    assert out["pid"] == c.EPERM and out["uid"] == c.EPERM and out["gid"] == c.EPERM
+    assert out["bad"] == c.EINVAL and out["queue"] == c.EAGAIN and out["inet"] == c.EINVAL
+    # root may claim anything (CAP_SYS_ADMIN/SETUID/SETGID); a stream read does not glue
+    # messages carrying different credentials
+    assert out["root"] == (b"forged", (1, 4242, 4343), b"mine", (0, 0))
+    assert out["esrch"] == c.ESRCH
