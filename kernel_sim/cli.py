@@ -50,19 +50,33 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scenarios import get
+    from scenarios import ScenarioFormatError, get
+    from scenarios.runner import as_json, compare, human
 
     try:
         scenario = get(args.scenario)
     except KeyError as e:
         print(f"kernel-sim: {e.args[0]}", file=sys.stderr)
         return 2
-    options = {"policy": args.policy, "mode": args.mode}
+    except ScenarioFormatError as e:
+        print(f"kernel-sim: malformed scenario: {e}", file=sys.stderr)
+        return 2
+    options: dict[str, Any] = {"policy": args.policy, "mode": args.mode,
+                               "variant": args.variant}
+    if sys.stderr.isatty() and not args.json:
+        options["progress"] = _progress
     try:
-        result = scenario.run(seed=args.seed, trace=bool(args.trace), options=options)
+        result = scenario.run(seed=args.seed, trace=True, options=options)
+        other = None
+        if args.compare:
+            other = scenario.run(seed=args.seed, trace=True,
+                                 options={**options, "policy": args.compare,
+                                          "mode": args.mode or "enforcing"})
     except (OSError, ValueError) as e:
         print(f"kernel-sim: {args.scenario}: {e}", file=sys.stderr)
         return 2
+    if options.get("progress"):
+        print(file=sys.stderr)
     k = result.context.kernel
     if args.trace:
         assert k.tracer is not None
@@ -70,30 +84,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.audit_log:
         with open(args.audit_log, "w", encoding="utf-8") as fh:
             fh.writelines(line + "\n" for line in k.audit_log())
+    if args.report:
+        from scenarios.report import write_report
+
+        write_report(args.report, scenario, result)
     for d in k.diagnostics:
         log.info(d.pop("event"), **d)
+    if other is not None:
+        flips = compare(result, other)
+        if args.json:
+            doc = {"scenario": scenario.name, "compare": args.compare,
+                   "flips": [{"process": f.key[0], "syscall": f.key[1], "args": f.key[2],
+                              "before": f.before.outcome if f.before else None,
+                              "after": f.after.outcome if f.after else None,
+                              "after_rule": f.after.rule if f.after else ""} for f in flips]}
+            print(json.dumps(doc, indent=2))
+        else:
+            base = " ".join(args.policy) or f"{result.variant} ({result.mode})"
+            print(f"== {scenario.name}: {base}  vs  {' '.join(args.compare)}")
+            for f in flips:
+                print("  " + f.line())
+            print(f"== {len(flips)} decision(s) flipped")
+        return 0
     if args.json:
-        doc = {"scenario": scenario.name, "seed": args.seed, "ok": result.ok,
-               "checks": [{"what": c.what, "ok": c.ok, "seen": c.seen} for c in result.checks],
-               "notes": _jsonable(result.context.notes), "audit": k.audit_log(),
-               "avc_stats": k.avc_stats(), "sim_time": k.now}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(as_json(scenario, result), indent=2))
     else:
-        print(f"== {scenario.name}: {scenario.summary}")
-        story = scenario.story.strip().splitlines()
-        if story:
-            print("   " + story[0])
-        for n in result.context.notes:
-            fields = " ".join(f"{key}={_errname(v) if key == 'errno' else _short(v)}"
-                              for key, v in n.items() if key not in ("t", "event"))
-            print(f"  [{n['t']:.6f}s] {n['event']:<10} {fields}")
-        audit = k.audit_log()
-        if audit:
-            print(f"  audit: {len(audit)} record(s); first: {audit[0][:160]}")
-        for c in result.checks:
-            print(f"  {'PASS' if c.ok else 'FAIL'}  {c.what}  (seen: {c.seen})")
-        print(f"== {'all expectations hold' if result.ok else 'EXPECTATIONS FAILED'}")
+        sys.stdout.write(human(scenario, result))
     return 0 if result.ok else 1
+
+
+def _progress(now: float, events: int) -> None:
+    print(f"\r  simulating: t={now:.6f}s, {events} events", end="", file=sys.stderr)
 
 
 def _errname(v: Any) -> str:
@@ -119,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("scenario")
     rp.add_argument("--policy", action="append", default=[], metavar="FILE",
                     help="policy source, module or binary policy.NN (repeatable)")
-    rp.add_argument("--mode", choices=("enforcing", "permissive", "disabled"), default=None)
+    rp.add_argument("--mode", choices=("dac", "enforcing", "permissive", "disabled"),
+                    default=None)
+    rp.add_argument("--variant", metavar="NAME",
+                    help="vulnerable or hardened (default: the scenario's default)")
+    rp.add_argument("--compare", nargs="+", metavar="POLICY",
+                    help="replay under this policy and list the decisions that flipped")
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--audit-log", metavar="FILE")
     rp.add_argument("--trace", metavar="FILE.jsonl")

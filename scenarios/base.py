@@ -16,6 +16,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from kernel_sim import Kernel
+from kernel_sim.flow import FlowTracker
 from lsm.module import LsmModule
 
 _HERE = Path(__file__).parent
@@ -39,6 +40,21 @@ class Context:
     mode: str = "dac"
     notes: list[dict[str, Any]] = field(factory=list)
     pids: dict[str, int] = field(factory=dict)
+    #: the variant being run ("vulnerable", "hardened", or a mode name)
+    variant: str = ""
+    #: declared secrets by name (their bytes), followed by ``kernel.flow``
+    secrets: dict[str, bytes] = field(factory=dict)
+
+    def secret(self, name: str) -> bytes:
+        return self.secrets[name]
+
+    def pid(self, name: str) -> int:
+        return self.pids[name]
+
+    @property
+    def flow(self) -> FlowTracker:
+        assert self.kernel.flow is not None
+        return self.kernel.flow
 
     def note(self, event: str, **fields: Any) -> None:
         self.notes.append({"t": round(self.kernel.now, 9), "event": event, **fields})
@@ -84,12 +100,25 @@ class Context:
         return self.mode in ("enforcing", "permissive")
 
 
+@frozen
+class Variant:
+    """How one side of a scenario runs: the mode and, optionally, its own policy."""
+
+    name: str
+    mode: str
+    #: policy fragments (relative to the scenario's folder); None: the scenario's own
+    policy: tuple[str, ...] | None = None
+    booleans: tuple[tuple[str, bool], ...] = ()
+
+
 @define(slots=True)
 class RunResult:
     scenario: str
     seed: int
     checks: list[Check]
     context: Context
+    variant: str = ""
+    mode: str = "dac"
 
     @property
     def ok(self) -> bool:
@@ -110,17 +139,47 @@ class Scenario:
     default_mode: str = "dac"
     #: a distribution's binary policy the scenario runs on instead of base + fragments
     binary_policy: str | None = None
+    #: named variants; a Python scenario gets vulnerable = DAC, hardened = enforcing
+    variants: dict[str, Variant] = field(factory=dict)
+    #: secrets followed by the flow tracker: name -> (bytes, owner comm)
+    secrets: dict[str, tuple[bytes, str]] = field(factory=dict)
+    #: where the scenario was defined (the .toml or .py file)
+    source: str = ""
+    #: policy fragments are relative to this folder
+    base_dir: Path = _HERE
 
-    def modules(self, mode: str, policy_files: Sequence[str] = ()) -> list[LsmModule]:
+    def __attrs_post_init__(self) -> None:
+        if not self.variants:
+            self.variants = {"vulnerable": Variant("vulnerable", "dac"),
+                             "hardened": Variant("hardened", "enforcing")}
+
+    def resolve(self, variant: str | None, mode: str | None) -> Variant:
+        """The variant a run uses: named, else the one running in ``mode``, else the
+        default mode's; a mode no variant names runs the hardened policy in that mode."""
+        if variant:
+            if variant not in self.variants:
+                raise ValueError(f"unknown variant {variant!r}; this scenario has "
+                                 f"{', '.join(self.variants)}")
+            v = self.variants[variant]
+            return Variant(v.name, mode or v.mode, v.policy, v.booleans)
+        want = mode or self.default_mode
+        for v in self.variants.values():
+            if v.mode == want:
+                return v
+        hard = self.variants.get("hardened")
+        return Variant(want, want, hard.policy if hard else None, hard.booleans if hard else ())
+
+    def modules(self, mode: str, policy_files: Sequence[str] = (),
+                fragments: Sequence[str] | None = None) -> list[LsmModule]:
         """The LSM stack for ``mode``: nothing for DAC, else SELinux with the policy."""
         if mode in ("dac", "disabled"):
             return []
         from lsm.selinux import SELinux, load_policy
 
-        files = list(policy_files) or self.default_policy()
+        files = list(policy_files) or self.default_policy(fragments)
         return [SELinux(load_policy(*files), mode=mode)]
 
-    def default_policy(self) -> list[str]:
+    def default_policy(self, fragments: Sequence[str] | None = None) -> list[str]:
         """The scenario's own policy: the base plus its fragments, or a binary policy."""
         from lsm.selinux import BASE_CONF
 
@@ -130,14 +189,47 @@ class Scenario:
                     f"scenario {self.name} runs on {self.binary_policy}, which is not "
                     "installed (Debian package selinux-policy-default)")
             return [self.binary_policy]
-        return [str(BASE_CONF)] + [str(_HERE / f) for f in self.policy]
+        frags = self.policy if fragments is None else fragments
+        return [str(BASE_CONF)] + [str(self.base_dir / f) for f in frags]
 
     def run(self, seed: int = 0, trace: bool = False,
             options: dict[str, Any] | None = None) -> RunResult:
+        """Run on a fresh kernel.  ``options``: ``variant``, ``mode``, ``policy`` (files
+        replacing the scenario's policy)."""
         options = options or {}
-        mode = options.get("mode") or self.default_mode
-        k = Kernel(lsms=self.modules(mode, options.get("policy") or ()), seed=seed, trace=trace)
-        ctx = Context(k, mode)
+        v = self.resolve(options.get("variant"), options.get("mode"))
+        k = Kernel(lsms=self.modules(v.mode, options.get("policy") or (), v.policy),
+                   seed=seed, trace=trace)
+        k.flow = FlowTracker(k)
+        ctx = Context(k, v.mode, variant=v.name)
+        for name, (value, owner) in self.secrets.items():
+            k.flow.declare(name, value, owner)
+            ctx.secrets[name] = value
+        se = ctx.selinux
+        if se is not None and v.booleans:
+            se.setsebool(dict(v.booleans))
         self.setup(k, ctx)
-        k.run()
-        return RunResult(self.name, seed, self.expect(ctx), ctx)
+        progress = options.get("progress")
+        if progress is None:
+            k.run()
+        else:
+            _run_with_progress(k, progress)
+        return RunResult(self.name, seed, self.expect(ctx), ctx, v.name, v.mode)
+
+
+def _run_with_progress(k: Kernel, progress: Callable[[float, int], None],
+                       every: int = 5000) -> None:
+    """``k.run()`` one event at a time, calling ``progress(sim_time, events)`` now and then
+    (same events in the same order: the run is identical)."""
+    import simpy
+
+    env, n = k.env, 0
+    try:
+        while True:
+            env.step()
+            n += 1
+            if n % every == 0:
+                progress(env.now, n)
+    except simpy.core.EmptySchedule:
+        pass
+    progress(env.now, n)

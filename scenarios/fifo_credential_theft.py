@@ -153,4 +153,5 @@ SCENARIO = Scenario(
     setup=setup,
     expect=expect,
     policy=("policies/db.te",),
+    secrets={"db-password": (SECRET, "mysqld")},
 )

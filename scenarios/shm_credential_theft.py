@@ -95,4 +95,5 @@ SCENARIO = Scenario(
     setup=setup,
     expect=expect,
     policy=("policies/db.te",),
+    secrets={"repl-password": (SECRET, "mysqld")},
 )
