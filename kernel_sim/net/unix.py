@@ -551,7 +551,8 @@ class UnixStreamOps(ProtoOps):
                     raise SyscallError(c.EISCONN)
                 if sk.state != TCP_CLOSE:
                     raise SyscallError(c.EINVAL)
-                check(k.security.unix_stream_connect(sock, other, newsk))
+                # Linux passes three struct socks: the client's, the listener's, the embryo
+                check(k.security.unix_stream_connect(sk, other, newsk))
                 break
         except BaseException:
             sk_free(newsk)

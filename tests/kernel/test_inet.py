@@ -447,3 +447,21 @@ def test_inet_complete_mediation() -> None:
     assert out == dict.fromkeys(out, DENY), out
     assert snap == {"fresh": ("0.0.0.0", 0), "backlog": 0, "recv": c.EAGAIN,
                     "udp": c.EAGAIN}
+
+
+def test_inet_socketpair_is_eopnotsupp_and_tcp_options() -> None:
+    out: dict[str, Any] = {}
+
+    def prog(p: Any) -> Gen:
+        out["pair"] = yield from err(p.socketpair(I4, S))
+        fd = yield from p.socket(I4, S)
+        out["type"] = yield from p.getsockopt(fd, c.SOL_SOCKET, c.SO_TYPE)
+        out["proto"] = yield from p.getsockopt(fd, c.SOL_SOCKET, c.SO_PROTOCOL)
+        out["level"] = yield from err(p.getsockopt(fd, c.IPPROTO_TCP, 1))
+        yield from p.setsockopt(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1)
+        out["reuse"] = yield from p.getsockopt(fd, c.SOL_SOCKET, c.SO_REUSEADDR)
+
+    ok((prog, {}))
+    assert out["pair"] == c.EOPNOTSUPP and out["type"] == S
+    assert out["proto"] == c.IPPROTO_TCP and out["level"] == c.ENOPROTOOPT
+    assert out["reuse"] == 1

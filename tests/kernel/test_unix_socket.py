@@ -972,3 +972,61 @@ def test_socket_connect_hook_runs_even_when_connect_is_refused() -> None:
     check_ok(k, pid)
     assert calls == ["\0nobody"] and k.lookup("/tmp/deny") is None
 
+
+
+def test_data_sent_before_accept_and_listener_close_resets_pending_clients() -> None:
+    out: dict[str, Any] = {}
+
+    def prog(p: Any) -> Gen:
+        lfd = yield from listener(p, "\0early")
+        c1 = yield from p.socket(U, S)
+        yield from p.connect(c1, "\0early")
+        yield from p.send(c1, b"before accept")  # queued on the embryo sock
+        sfd, _ = yield from p.accept(lfd)
+        out["early"] = yield from p.recv(sfd, 100)
+        c2 = yield from p.socket(U, S)
+        yield from p.connect(c2, "\0early")  # never accepted
+        yield from p.close(lfd)
+        out["pending_recv"] = yield from err(p.recv(c2, 1))
+        out["pending_send"] = yield from err(p.send(c2, b"x", c.MSG_NOSIGNAL))
+        c3 = yield from p.socket(U, S)
+        out["gone"] = yield from err(p.connect(c3, "\0early"))  # the name went with it
+
+    k = Kernel(seed=0)
+    pid = k.spawn(prog)
+    k.run()
+    check_ok(k, pid)
+    assert out["early"] == b"before accept"
+    assert out["pending_recv"] == c.ECONNRESET and out["pending_send"] == c.EPIPE
+    assert out["gone"] == c.ECONNREFUSED
+
+
+def test_blocking_recv_restarts_with_sa_restart_and_fails_eintr_without() -> None:
+    out: dict[str, Any] = {"handled": 0}
+
+    def handler(p: Any, sig: int) -> Gen:
+        out["handled"] += 1
+        yield from p.getpid()
+
+    def prog(p: Any, restart: bool) -> Gen:
+        a, b = yield from p.socketpair(U, S)
+        yield from p.sigaction(c.SIGUSR1, handler, c.SA_RESTART if restart else 0)
+        pid = p.pid
+
+        def child(q: Any) -> Gen:
+            yield from q.nanosleep(0.5)
+            yield from q.kill(pid, c.SIGUSR1)
+            yield from q.nanosleep(0.5)
+            yield from q.send(a, b"late")
+
+        yield from p.fork(child)
+        out[restart] = yield from res(p.recv(b, 10))
+        yield from p.waitpid(-1, 0)
+
+    for restart in (True, False):
+        k = Kernel(seed=0)
+        pid = k.spawn(prog, restart)
+        k.run()
+        check_ok(k, pid)
+    assert out[True] == ("ok", b"late") and out[False] == ("err", c.EINTR)
+    assert out["handled"] == 2
