@@ -551,8 +551,9 @@ class UnixStreamOps(ProtoOps):
                     raise SyscallError(c.EISCONN)
                 if sk.state != TCP_CLOSE:
                     raise SyscallError(c.EINVAL)
-                # Linux passes three struct socks: the client's, the listener's, the embryo
-                check(k.security.unix_stream_connect(sk, other, newsk))
+                # Linux 6.x passes the client's struct sock; we pass its struct socket
+                # (``sock.sk`` is that sock), as the LSMs here expect: (socket, sock, sock)
+                check(k.security.unix_stream_connect(sock, other, newsk))
                 break
         except BaseException:
             sk_free(newsk)
