@@ -192,6 +192,8 @@ class LifecycleMixin:
         for other in self.processes.values():
             tracer = other.ptracer
             if tracer is not None and tracer.process is proc:
+                if other.exit_status is not None:
+                    self._ptrace_release_zombie(other)
                 other.ptracer = None
                 if other.stopped:
                     other.stopped = False
@@ -223,6 +225,14 @@ class LifecycleMixin:
             self.send_signal(parent, c.SIGCHLD, kernel=True)
         parent.child_wait.wake_all()
 
+    def _ptrace_release_zombie(self: Kernel, proc: Process) -> None:
+        """A traced zombie is detached: now its real parent is told and may reap it."""
+        proc.ptracer = None
+        parent = proc.parent
+        if parent is not None:
+            self.send_signal(parent, c.SIGCHLD, kernel=True)
+            parent.child_wait.wake_all()
+
     def _reap(self: Kernel, parent: Process, child: Process) -> None:
         child.reaped = True
         if child in parent.children:
@@ -242,14 +252,18 @@ class LifecycleMixin:
             if not candidates and not traced:
                 raise SyscallError(c.ECHILD)
             for ch in candidates + traced:
-                if ch.exit_status is not None and not ch.reaped and ch in proc.children:
+                traced_by_us = ch.ptracer is not None and ch.ptracer.process is proc
+                if ch.exit_status is not None and ch in traced:
+                    # the tracer (not the parent) sees the exit once; then the parent reaps
+                    self._ptrace_release_zombie(ch)
+                    return ch.pid, ch.exit_status
+                if (ch.exit_status is not None and not ch.reaped and ch in proc.children
+                        and (ch.ptracer is None or traced_by_us)):
                     self._reap(proc, ch)
                     return ch.pid, ch.exit_status
-                if ch.exit_status is not None and ch in traced:
-                    ch.ptracer = None  # reported to the tracer once; the parent still reaps
-                    return ch.pid, ch.exit_status
-                if ch.stop_report is not None and (options & c.WUNTRACED or ch in traced
-                                                   or ch.ptracer is not None):
+                # a tracee's stops go to its tracer; a parent that is not the tracer sees
+                # them only with WUNTRACED (wait_task_stopped)
+                if ch.stop_report is not None and (options & c.WUNTRACED or traced_by_us):
                     sig = ch.stop_report
                     ch.stop_report = None
                     return ch.pid, (sig << 8) | 0x7F
