@@ -154,9 +154,7 @@ def unix_bind(task: Task, sock: Socket, addr: Any) -> None:
     assert sk is not None
     name = unix_mkname(addr)
     if name == "":
-        if sk.addr is not None:
-            raise SyscallError(c.EINVAL)
-        unix_autobind(k, sk)
+        unix_autobind(k, sk)  # a no-op (success) on a bound socket, as Linux
         return
     if name[0] == "\0":
         net = unix_net(k)

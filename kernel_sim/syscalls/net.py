@@ -303,7 +303,8 @@ def _do_accept(task: Task, fd: int, flags: int) -> Any:
     newfile = sock_alloc_file(task, newsock, flags)
     try:
         check(k.security.socket_accept(sock, newsock))
-        lflags = flags | (sock.file.flags if sock.file is not None else 0)
+        # blocking follows the listener's O_NONBLOCK; accept4's flags are the new file's
+        lflags = sock.file.flags if sock.file is not None else 0
         yield from ops.accept(task, sock, newsock, lflags)
         addr = ops.getname(newsock, True)
     except BaseException:

@@ -150,6 +150,13 @@ def test_socket_bind_hook_runs_before_the_capability_check() -> None:
     assert order == ["socket_bind", "socket_bind"]  # cap_capable refused before our module
 
 
+def _nb_listener(p: Any, port: int) -> Gen:
+    fd = yield from p.socket(I4, S | c.SOCK_NONBLOCK)
+    yield from p.bind(fd, (LO, port))
+    yield from p.listen(fd, 1)
+    return fd
+
+
 def test_connect_errors_and_nonblocking_connect() -> None:
     out: dict[str, Any] = {}
 
@@ -177,7 +184,11 @@ def test_connect_errors_and_nonblocking_connect() -> None:
         nb3 = yield from p.socket(I4, S | c.SOCK_NONBLOCK)
         yield from err(p.connect(nb3, (LO, 7003)))
         out["nb_refused_reconnect"] = yield from err(p.connect(nb3, (LO, 7003)))
-        out["accept_nb"] = yield from res(p.accept4(lfd, c.SOCK_NONBLOCK))
+        ok_ = yield from res(p.accept4(lfd, c.SOCK_NONBLOCK))
+        out["accept_nb"] = ok_[0]
+        out["accept_nb_flags"] = yield from p.fcntl(ok_[1][0], c.F_GETFL)
+        out["accept_nb_empty"] = yield from err(
+            p.accept((yield from _nb_listener(p, 7100))))
         out["udp_listen"] = yield from err(p.listen((yield from p.socket(I4, D)), 1))
         out["raw"] = yield from err(p.socket(I4, c.SOCK_RAW))
         out["proto"] = yield from err(p.socket(I4, S, c.IPPROTO_UDP))
@@ -189,7 +200,8 @@ def test_connect_errors_and_nonblocking_connect() -> None:
     assert out["nb"] == c.EINPROGRESS and out["nb_error"] == 0 and out["nb_again"] == c.EISCONN
     assert out["nb_refused"] == c.EINPROGRESS and out["nb_refused_error"] == c.ECONNREFUSED
     assert out["nb_refused_reconnect"] == c.ECONNREFUSED
-    assert out["accept_nb"][0] == "ok"
+    assert out["accept_nb"] == "ok" and out["accept_nb_flags"] & c.O_NONBLOCK
+    assert out["accept_nb_empty"] == c.EAGAIN
     assert out["udp_listen"] == c.EOPNOTSUPP
     assert out["raw"] == c.EPERM and out["proto"] == c.EPROTONOSUPPORT
 

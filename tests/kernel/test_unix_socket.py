@@ -149,6 +149,8 @@ def test_abstract_names_make_no_file_and_autobind_picks_hex_names() -> None:
         for x in (fd, a, b):
             names.append((yield from p.getsockname(x)))
         out["names"] = names
+        out["autobind_again"] = yield from err(p.bind(a, ""))
+        out["still"] = yield from p.getsockname(a)
         out["unbound"] = yield from p.getsockname((yield from p.socket(U, S)))
 
     k = Kernel(seed=0)
@@ -157,6 +159,7 @@ def test_abstract_names_make_no_file_and_autobind_picks_hex_names() -> None:
     check_ok(k, pid)
     assert out["names"] == ["\0svc", "\x0000000", "\x0000001"]
     assert out["unbound"] == ""
+    assert out["autobind_again"] == 0 and out["still"] == "\x0000000"
     assert all(n.startswith("\0") and len(n) == 6 for n in out["names"][1:])
     assert k.lookup("/svc") is None and k.lookup("/tmp/svc") is None
 
@@ -472,6 +475,7 @@ def test_dgram_sendto_recvfrom_addresses_truncation_and_emsgsize() -> None:
         anon = yield from p.socket(U, D)
         out["n1"] = yield from p.sendto(named, b"one", "/tmp/dg")
         yield from p.sendto(anon, b"two", "/tmp/dg")
+        out["peek"] = yield from p.recv(srv, 100, c.MSG_PEEK)
         out["r1"] = yield from p.recvfrom(srv, 100)
         out["r2"] = yield from p.recvmsg(srv, 2)
         out["notconn"] = yield from err(p.send(anon, b"x"))
@@ -487,7 +491,7 @@ def test_dgram_sendto_recvfrom_addresses_truncation_and_emsgsize() -> None:
     pid = k.spawn(prog)
     k.run()
     check_ok(k, pid)
-    assert out["n1"] == 3 and out["r1"] == (b"one", "\0me")
+    assert out["n1"] == 3 and out["peek"] == b"one" and out["r1"] == (b"one", "\0me")
     assert out["r2"] == (b"tw", (), c.MSG_TRUNC, None)
     assert out["notconn"] == c.ENOTCONN
     assert out["emsgsize"] == c.EMSGSIZE and out["maxok"] == 212960
