@@ -776,6 +776,7 @@ def test_complete_mediation_every_socket_call_fails_with_the_lsm_errno() -> None
             "connect": p.connect(fresh, "/tmp/srv"),
             "connect_dgram": p.connect(fresh_d, "\0dg"),
             "accept": p.accept(lfd),
+            "accept4": p.accept4(lfd, c.SOCK_CLOEXEC),
             "send": p.send(a, b"x"),
             "write": p.write(a, b"x"),
             "sendto": p.sendto(fresh_d, b"x", "\0dg"),
@@ -810,7 +811,7 @@ def test_complete_mediation_every_socket_call_fails_with_the_lsm_errno() -> None
     k.run()
     check_ok(k, pid)
     assert out == dict.fromkeys(out, DENY), out
-    assert len(out) == 22
+    assert len(out) == 23
     assert k.lookup("/tmp/new") is None
     assert snap["pending"] == snap["dpending"] == snap["dgpending"] == c.EAGAIN
     assert snap["backlog"] == 0 and snap["fresh_name"] == ""
