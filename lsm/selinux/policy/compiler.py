@@ -96,7 +96,8 @@ class _Compiler:
         renumber(self.syms, aliases, len(self.syms.tunables))
         db = self.syms.db
         db.mls = db.levels.nprim > 0
-        for stmt in stmts:
+        # role types last: "role r types attr;" covers types given attr after it (checkpolicy)
+        for stmt in sorted(stmts, key=lambda st: isinstance(st, A.RoleDecl)):
             self.declare_late(stmt)
         for req in self.requires:
             self.check_require(req)
