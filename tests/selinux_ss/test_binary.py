@@ -16,8 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lsm.selinux.policy.binary import read_policy, read_policy_file, section_offsets
-from lsm.selinux.policy.errors import BinaryPolicyError, PolicyError
+from lsm.selinux.policy.binary import (
+    read_policy,
+    read_policy_file,
+    section_offsets,
+    set_boolean_defaults,
+)
+from lsm.selinux.policy.errors import BinaryPolicyError, InvalidSymbol, PolicyError
 from lsm.selinux.policy.loader import load_policy
 from lsm.selinux.ss.policydb import PolicyDB
 from lsm.selinux.ss.services import SecurityServer
@@ -214,3 +219,16 @@ def test_load_policy_binary_and_errors(tmp_path: Path) -> None:
 def test_read_policy_file(tmp_path: Path) -> None:
     """read_policy_file is read_policy on the file's bytes."""
     assert read_policy_file(SMALL).version == 33
+
+
+def test_set_boolean_defaults_rewrites_states_and_flags(small_mls_db: PolicyDB) -> None:
+    """The rewritten image stores the new defaults; everything else reads back the same."""
+    out = set_boolean_defaults(SMALL_MLS_BYTES, {"allow_home": True, "a": False})
+    assert len(out) == len(SMALL_MLS_BYTES)
+    p = read_policy(out)
+    assert p.lookup_bool("allow_home").state and not p.lookup_bool("a").state
+    assert [n.cur_state for n in p.cond_list] != [n.cur_state for n in small_mls_db.cond_list]
+    assert p.avtab == small_mls_db.avtab
+    assert set_boolean_defaults(SMALL_MLS_BYTES, {}) == SMALL_MLS_BYTES
+    with pytest.raises(InvalidSymbol):
+        set_boolean_defaults(SMALL_MLS_BYTES, {"nosuchbool": True})

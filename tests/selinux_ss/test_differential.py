@@ -10,12 +10,13 @@ that one code is not a statement about the requested ones).  The bar is 100% agr
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
 import pytest
 
-from lsm.selinux.policy.binary import read_policy_file
+from lsm.selinux.policy.binary import read_policy_file, set_boolean_defaults
 from lsm.selinux.policy.errors import InvalidClass, InvalidContext, InvalidPermission
 from lsm.selinux.ss.policydb import PolicyDB
 from lsm.selinux.ss.services import REASON_BOUNDS, SecurityServer
@@ -173,6 +174,38 @@ def test_debian_random_20000(debian_db: PolicyDB, debian_srv: SecurityServer) ->
         codes[c] = codes.get(c, 0) + 1
     print(f"\nresult codes (ours): {dict(sorted(codes.items()))}")
     _report("debian random", agree, len(queries), problems)
+
+
+def _random_bools(db: PolicyDB, seed: int, count: int) -> dict[str, bool]:
+    rng = random.Random(seed)
+    chosen = rng.sample(list(db.bools), count)
+    return {b.name: not b.state for b in chosen}
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("seed", "nqueries"),
+    [
+        pytest.param(1, 2000, id="quick"),
+        pytest.param(2, 6000, marks=pytest.mark.slow, id="seed2"),
+        pytest.param(3, 6000, marks=pytest.mark.slow, id="seed3"),
+    ],
+)
+def test_debian_random_booleans(
+    tmp_path: Path, debian_db: PolicyDB, seed: int, nqueries: int
+) -> None:
+    """40 random booleans flipped: ours by set_bools at run time, libsepol on a copy of the
+    binary whose defaults were rewritten (set_boolean_defaults, like ``setsebool -P``)."""
+    settings = _random_bools(debian_db, seed, 40)
+    binary = tmp_path / "policy.33"
+    binary.write_bytes(set_boolean_defaults(DEBIAN_POLICY.read_bytes(), settings))
+    reread = read_policy_file(binary)
+    assert all(reread.lookup_bool(n).state == v for n, v in settings.items())
+    srv = SecurityServer(debian_db)
+    srv.set_bools(settings)
+    queries = QueryGen(debian_db, seed=100 + seed).queries(nqueries)
+    agree, problems = compare(binary, srv, queries)
+    _report(f"debian, 40 booleans flipped (seed {seed})", agree, len(queries), problems)
 
 
 # -- small checkpolicy-built policies, every version ---------------------------------------------

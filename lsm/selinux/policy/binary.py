@@ -108,7 +108,13 @@ from lsm.selinux.ss.policydb import (
     UserDatum,
 )
 
-__all__ = ["is_binary_policy", "read_policy", "read_policy_file", "section_offsets"]
+__all__ = [
+    "is_binary_policy",
+    "read_policy",
+    "read_policy_file",
+    "section_offsets",
+    "set_boolean_defaults",
+]
 
 _U32 = struct.Struct("<I")
 _2U32 = struct.Struct("<II")
@@ -157,10 +163,58 @@ def read_policy(data: bytes | bytearray | memoryview) -> PolicyDB:
         raise BinaryPolicyError(reader.section, reader.pos, f"inconsistent data ({e})") from e
 
 
+class _BoolLayout:
+    """Byte offsets of the boolean states and of every conditional node (its ``cur_state``
+    and the first rule of each branch; conditional rules have no extended permissions, so every
+    rule is 12 bytes and its ``specified`` u16 sits 6 bytes in)."""
+
+    __slots__ = ("bool_state", "nodes")
+
+    def __init__(self) -> None:
+        self.bool_state: dict[int, int] = {}
+        self.nodes: list[tuple[int, int, int, int]] = []
+
+
+def set_boolean_defaults(data: bytes | bytearray, settings: dict[str, bool]) -> bytes:
+    """A copy of the binary policy ``data`` whose booleans default to ``settings``.
+
+    Like libsepol's ``sepol_genbools`` (``setsebool -P``): rewrites each boolean's stored state,
+    then re-evaluates every conditional node and rewrites its ``cur_state`` and the
+    ``AVTAB_ENABLED`` flag of its rules, so that readers which trust the stored flags (libsepol)
+    and readers which re-evaluate (this module, the kernel after a commit) agree.  Raises
+    :class:`BinaryPolicyError` for a bad image and ``InvalidSymbol`` for an unknown boolean.
+    """
+    from lsm.selinux.ss.conditional import cond_evaluate
+
+    reader = _Reader(bytes(data))
+    reader.layout = layout = _BoolLayout()
+    p = reader.read()
+    out = bytearray(data)
+    state = [b.state for b in p.bools]
+    for name, value in settings.items():
+        b = p.lookup_bool(name)
+        state[b.value - 1] = bool(value)
+        _U32.pack_into(out, layout.bool_state[b.value], int(bool(value)))
+    for node, (start, true_at, ntrue, false_at) in zip(p.cond_list, layout.nodes, strict=True):
+        new = cond_evaluate(node.expr, state)
+        _U32.pack_into(out, start, 1 if new else 0)
+        for first, count, enabled in (
+            (true_at, ntrue, new is True),
+            (false_at, len(node.false_list), new is False),
+        ):
+            for i in range(count):
+                at = first + 12 * i + 6
+                spec = struct.unpack_from("<H", out, at)[0]
+                spec = spec | AVTAB_ENABLED if enabled else spec & ~AVTAB_ENABLED
+                struct.pack_into("<H", out, at, spec)
+    return bytes(out)
+
+
 class _Reader:
     """Cursor over the image with bounds-checked primitive reads."""
 
-    __slots__ = ("aliases", "buf", "end", "marks", "mls", "p", "pos", "section", "version")
+    __slots__ = ("aliases", "buf", "end", "layout", "marks", "mls", "p", "pos", "section",
+                 "version")  # fmt: skip
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self.buf = data
@@ -174,6 +228,8 @@ class _Reader:
         self.p = PolicyDB()
         #: type aliases (name, primary value), bound once the whole type table is read
         self.aliases: list[tuple[str, int]] = []
+        #: where the boolean states and conditional flags live (filled only when not None)
+        self.layout: _BoolLayout | None = None
 
     # -- primitives -----------------------------------------------------------------------
 
@@ -604,7 +660,10 @@ class _Reader:
         table.add(name, value, UserDatum(name, value, bounds, roles, rng, dflt))
 
     def boolean(self, table: SymTab[BoolDatum]) -> None:
+        start = self.pos
         value, state, length = self.u32x3()
+        if self.layout is not None:
+            self.layout.bool_state[value] = start + 4
         name = self._key(length)
         if state > 1:
             raise self.fail(f"boolean {name} has state {state}")
@@ -697,6 +756,7 @@ class _Reader:
         self.count(n, 16, "conditional node")
         nbools = self.p.bools.nprim
         for _ in range(n):
+            node_start = self.pos
             cur_state, nexpr = self.u32x2()
             self.count(nexpr, 8, "conditional expression")
             exprs: list[CondExpr] = []
@@ -722,8 +782,12 @@ class _Reader:
                 exprs.append(CondExpr(etype, boolean))
             if depth != 1:
                 raise self.fail("conditional expression does not reduce to one value")
+            true_at = self.pos + 4
             true_list = self.avtab_items(self.u32(), True)
+            false_at = self.pos + 4
             false_list = self.avtab_items(self.u32(), True)
+            if self.layout is not None:
+                self.layout.nodes.append((node_start, true_at, len(true_list), false_at))
             self.p.cond_list.append(CondNode(tuple(exprs), true_list, false_list, bool(cur_state)))
 
     def role_trans(self) -> None:
