@@ -1,0 +1,257 @@
+"""Policy coverage: which allow rules and permissions runs exercised, and which never were.
+
+This is the least-privilege measure the labs grade on.  A :class:`Recorder` plugs into
+``SELinux.coverage`` (called after every permission check) and keeps the distinct
+``(ssid, tsid, tclass, requested bits)`` it saw; :meth:`Recorder.exercised` turns them into
+``(source type, target type, class, permission)`` names, keeping only permissions the policy
+*allowed* (a denied permission exercises no grant; in permissive mode the check returns 0 for
+denials too, so the decision is recomputed).
+
+:func:`source_rules` reads the allow rules of policy *source* files (a fragment or module,
+including conditional branches and optional blocks) with their ``file:line:col``, and
+:func:`report` maps exercised accesses back onto them: a rule naming an attribute covers every
+member type, ``self`` the source type itself, ``*`` and ``~`` sets their expansion.  Rules are
+never expanded into tuple lists (``allow domain domain:* *`` is counted arithmetically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import define, field, frozen
+
+from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.parser import parse_file
+from lsm.selinux.ss import policydb as P
+
+__all__ = ["Access", "Recorder", "Report", "RuleCoverage", "SourceRule", "report", "source_rules"]
+
+#: (source type, target type, class, permission), all names
+Access = tuple[str, str, str, str]
+
+
+@define(slots=True)
+class Recorder:
+    """Collects the checks of one or more runs (attach each SELinux module with
+    :meth:`attach`; SIDs are per module, so each keeps its own set)."""
+
+    runs: list[tuple[Any, set[tuple[int, int, int, int]]]] = field(factory=list)
+
+    def attach(self, selinux: Any) -> None:
+        """Record every check of this SELinux module from now on."""
+        seen: set[tuple[int, int, int, int]] = set()
+        add = seen.add
+
+        def hook(ssid: int, tsid: int, tclass: int, bits: int, rc: int) -> None:
+            add((ssid, tsid, tclass, bits))
+
+        selinux.coverage = hook
+        self.runs.append((selinux, seen))
+
+    def exercised(self, selinux: Any | None = None) -> set[Access]:
+        """The allowed permissions the recorded checks used, by type names."""
+        out: set[Access] = set()
+        for mod, seen in self.runs:
+            if selinux is not None and mod is not selinux:
+                continue
+            srv = mod.server
+            db = mod.policy.policydb
+            done: dict[tuple[int, int, int], int] = {}
+            for ssid, tsid, tclass, bits in seen:
+                k = (ssid, tsid, tclass)
+                allowed = done.get(k)
+                if allowed is None:
+                    allowed = done[k] = srv.compute_av(ssid, tsid, tclass).allowed
+                used = bits & allowed
+                if not used:
+                    continue
+                sctx, tctx = srv.sidtab.search(ssid), srv.sidtab.search(tsid)
+                if sctx is None or tctx is None:
+                    continue
+                st, tt = db.type_name(sctx.type), db.type_name(tctx.type)
+                cname = db.class_name(tclass)
+                for perm in db.perm_names_of(tclass, used):
+                    out.add((st, tt, cname, perm))
+        return out
+
+
+@frozen
+class SourceRule:
+    """One allow statement as written."""
+
+    where: str
+    text: str
+    #: the boolean condition it sits under ("" when unconditional)
+    cond: str
+    rule: A.AvRule
+
+
+def _ns_text(ns: A.NameSet) -> str:
+    if ns.star:
+        return "*"
+    items = [n.text for n in ns.names] + [f"-{n.text}" for n in ns.neg]
+    body = items[0] if len(items) == 1 and not ns.comp else "{ " + " ".join(items) + " }"
+    return f"~{body}" if ns.comp else body
+
+
+def rule_text(r: A.AvRule) -> str:
+    return (f"{r.kind} {_ns_text(r.src)} {_ns_text(r.tgt)}:{_ns_text(r.classes)} "
+            f"{_ns_text(r.perms)};")
+
+
+def _walk(stmts: Iterable[A.Stmt], cond: str, out: list[SourceRule]) -> None:
+    for s in stmts:
+        if isinstance(s, A.AvRule):
+            if s.kind == "allow":
+                out.append(SourceRule(str(s.pos), rule_text(s), cond, s))
+        elif isinstance(s, A.CondBlock):
+            _walk(s.true_rules, cond or "if", out)
+            _walk(s.false_rules, cond or "else", out)
+        elif isinstance(s, A.Optional):
+            _walk(s.body, cond, out)
+            _walk(s.orelse, cond, out)
+
+
+def source_rules(paths: Sequence[str | Path]) -> list[SourceRule]:
+    """The allow statements of policy source files, in order (raises PolicyError on bad
+    syntax, with ``file:line:col``)."""
+    out: list[SourceRule] = []
+    for p in paths:
+        _walk(parse_file(p), "", out)
+    return out
+
+
+class _Expand:
+    """Type/class/permission sets of a rule on a compiled policy."""
+
+    def __init__(self, db: P.PolicyDB) -> None:
+        self.db = db
+        self.all = {t.value for t in db.types if not t.attribute}
+        self.members: dict[int, set[int]] = {}
+        for tv in self.all:
+            for a in P.values(db.type_attr_map[tv - 1]):
+                self.members.setdefault(a, set()).add(tv)
+
+    def one(self, name: str) -> set[int]:
+        td = self.db.types.get(name)
+        if td is None:
+            return set()
+        return set(self.members.get(td.value, set())) if td.attribute else {td.value}
+
+    def types(self, ns: A.NameSet) -> tuple[set[int], bool]:
+        has_self = any(n.text == "self" for n in ns.names)
+        out = set(self.all) if ns.star else set()
+        for n in ns.names:
+            if n.text != "self":
+                out |= self.one(n.text)
+        for n in ns.neg:
+            out -= self.one(n.text)
+        if ns.comp:
+            out = self.all - out
+        return out, has_self
+
+    def classes(self, ns: A.NameSet) -> list[P.ClassDatum]:
+        names = {c.name for c in self.db.classes} if ns.star else {n.text for n in ns.names}
+        names -= {n.text for n in ns.neg}
+        if ns.comp:
+            names = {c.name for c in self.db.classes} - names
+        return [c for c in self.db.classes if c.name in names]
+
+    @staticmethod
+    def perms(cdatum: P.ClassDatum, ns: A.NameSet) -> set[str]:
+        universe = set(cdatum.all_perms)
+        chosen = set(universe) if ns.star else {n.text for n in ns.names}
+        chosen -= {n.text for n in ns.neg}
+        return (universe - chosen) if ns.comp else (chosen & universe)
+
+
+@define(slots=True)
+class RuleCoverage:
+    """How much of one allow rule was used."""
+
+    where: str
+    text: str
+    cond: str
+    granted: int
+    used: set[Access] = field(factory=set)
+
+    @property
+    def unused(self) -> int:
+        return self.granted - len(self.used)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"where": self.where, "rule": self.text, "cond": self.cond,
+                "granted": self.granted, "used": len(self.used), "unused": self.unused,
+                "used_permissions": sorted(" ".join(a) for a in self.used)}
+
+
+@define(slots=True)
+class Report:
+    """Coverage of a set of source rules by exercised accesses."""
+
+    rules: list[RuleCoverage]
+    exercised: set[Access]
+    #: exercised accesses no listed rule grants (they come from the base or other files)
+    outside: set[Access]
+
+    @property
+    def granted(self) -> int:
+        return sum(r.granted for r in self.rules)
+
+    @property
+    def used(self) -> int:
+        return sum(len(r.used) for r in self.rules)
+
+    @property
+    def unused(self) -> int:
+        return self.granted - self.used
+
+    @property
+    def ratio(self) -> float:
+        """Used / granted over all rules (1.0 when nothing is granted)."""
+        return 1.0 if not self.granted else self.used / self.granted
+
+    def to_json(self) -> dict[str, Any]:
+        return {"granted": self.granted, "used": self.used, "unused": self.unused,
+                "ratio": round(self.ratio, 4), "rules": [r.to_json() for r in self.rules]}
+
+    def format(self) -> str:
+        """Human text: one line per rule, never-used rules flagged."""
+        lines = [f"policy coverage: {self.used} of {self.granted} granted permissions "
+                 f"exercised ({self.unused} never used)"]
+        for r in self.rules:
+            flag = "UNUSED" if not r.used else ("partial" if r.unused else "ok")
+            cond = f" [{r.cond}]" if r.cond else ""
+            lines.append(f"  {flag:8} {r.where}: {r.text}{cond}  ({len(r.used)}/{r.granted})")
+        return "\n".join(lines)
+
+
+def report(db: P.PolicyDB, rules: Sequence[SourceRule], exercised: Iterable[Access]) -> Report:
+    """Map ``exercised`` accesses onto ``rules`` (compiled in ``db``)."""
+    ex = _Expand(db)
+    exercised = set(exercised)
+    by_names: dict[str, int] = {t.name: t.value for t in db.types if not t.attribute}
+    covered: set[Access] = set()
+    out: list[RuleCoverage] = []
+    for sr in rules:
+        r = sr.rule
+        src, _ = ex.types(r.src)
+        tgt, has_self = ex.types(r.tgt)
+        classes = {c.name: ex.perms(c, r.perms) for c in ex.classes(r.classes)}
+        npairs = len(src) * len(tgt) + (len(src - tgt) if has_self else 0)
+        granted = npairs * sum(len(p) for p in classes.values())
+        rc = RuleCoverage(sr.where, sr.text, sr.cond, granted)
+        for acc in exercised:
+            st, tt, cname, perm = acc
+            if perm not in classes.get(cname, ()):
+                continue
+            sv, tv = by_names.get(st), by_names.get(tt)
+            if sv is None or tv is None or sv not in src:
+                continue
+            if tv in tgt or (has_self and sv == tv):
+                rc.used.add(acc)
+                covered.add(acc)
+        out.append(rc)
+    return Report(out, exercised, exercised - covered)
