@@ -232,3 +232,13 @@ def test_set_boolean_defaults_rewrites_states_and_flags(small_mls_db: PolicyDB) 
     assert set_boolean_defaults(SMALL_MLS_BYTES, {}) == SMALL_MLS_BYTES
     with pytest.raises(InvalidSymbol):
         set_boolean_defaults(SMALL_MLS_BYTES, {"nosuchbool": True})
+
+
+def test_huge_bitmaps_are_refused() -> None:
+    """An ebitmap claiming a bit far beyond any symbol table is an error, not a giant int."""
+    data = SMALL_MLS_BYTES
+    offset = dict(section_offsets(data))["policy capabilities"]
+    # mapunit 64, highbit 2^32 - 64, one node starting at 2^32 - 128
+    bad = struct.pack("<IIIIQ", 64, (1 << 32) - 64, 1, (1 << 32) - 128, 1)
+    err = _expect_error(data[:offset] + bad + data[offset + 12 + 12 :])
+    assert err.section == "policy capabilities" and "beyond" in err.msg

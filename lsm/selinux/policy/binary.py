@@ -127,6 +127,12 @@ _MAGIC = _U32.pack(POLICYDB_MAGIC)
 
 #: longest symbol name we accept (the kernel has no fixed limit; this bounds allocations)
 _MAX_NAME = 1 << 16
+#: highest ebitmap bit we accept (type values are u16 in the avtab; 16x headroom)
+_MAX_BITS = 1 << 20
+#: bitmap bits allowed per byte of policy, on top of a fixed 64 Mbit (8 MB) allowance: real
+#: policies use < 10 (Debian's refpolicy 5.3); this bounds the memory corrupt input can claim
+_BITS_PER_BYTE = 256
+_BITS_FLOOR = 64 * _MAX_BITS
 
 
 def is_binary_policy(data: bytes | bytearray | memoryview) -> bool:
@@ -213,13 +219,14 @@ def set_boolean_defaults(data: bytes | bytearray, settings: dict[str, bool]) -> 
 class _Reader:
     """Cursor over the image with bounds-checked primitive reads."""
 
-    __slots__ = ("aliases", "buf", "end", "layout", "marks", "mls", "p", "pos", "section",
-                 "version")  # fmt: skip
+    __slots__ = ("aliases", "bit_budget", "buf", "end", "layout", "marks", "mls", "p", "pos",
+                 "section", "version")  # fmt: skip
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self.buf = data
         self.pos = 0
         self.end = len(data)
+        self.bit_budget = _BITS_PER_BYTE * len(data) + _BITS_FLOOR
         self.section = "header"
         #: (section, offset) at each section start, for diagnostics and tests
         self.marks: list[tuple[str, int]] = [("header", 0)]
@@ -308,6 +315,12 @@ class _Reader:
             raise self.fail("ebitmap has a high bit but no nodes", start)
         if not count:
             return 0
+        if highbit > _MAX_BITS:
+            raise self.fail(f"ebitmap high bit {highbit} beyond any symbol table", start)
+        # bound the memory all bitmaps together may take by the size of the file
+        self.bit_budget -= highbit
+        if self.bit_budget < 0:
+            raise self.fail("ebitmaps larger than the file can plausibly describe", start)
         self.count(count, 12, "ebitmap node")
         buf = self.buf
         pos = self.pos
