@@ -98,7 +98,9 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
             inode.children = {}
         rc = self.security.inode_alloc_security(inode)
         if rc:
-            raise SyscallError(-rc)
+            # inode_init_always fails with -ENOMEM whatever the LSM said; new_inode then
+            # returns NULL and each caller picks its errno (pipe: ENFILE, socket: ENFILE)
+            raise SyscallError(c.ENOMEM)
         return inode
 
     def _boot_fs(self) -> None:
@@ -330,7 +332,7 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
         new.security = self.security.alloc_blob("cred")
         rc = self.security.cred_prepare(new, task.cred)
         if rc:
-            raise SyscallError(-rc)
+            raise SyscallError(c.ENOMEM)  # prepare_creds returns NULL; callers say -ENOMEM
         return new
 
     def commit_creds(self, task: Task, new: Cred) -> None:
@@ -382,13 +384,21 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
     def do_pipe(self, task: Task, flags: int) -> tuple[int, int]:
         if flags & ~(c.O_CLOEXEC | c.O_NONBLOCK | c.O_DIRECT):
             raise SyscallError(c.EINVAL)
-        inode = self.new_inode(self.pipefs, c.S_IFIFO | 0o600, task.cred.fsuid, task.cred.fsgid)
+        try:
+            inode = self.new_inode(self.pipefs, c.S_IFIFO | 0o600, task.cred.fsuid,
+                                   task.cred.fsgid)
+        except SyscallError:
+            raise SyscallError(c.ENFILE) from None  # get_pipe_inode failed
         pipe = Pipe(self.env)
         inode.pipe = pipe
         path = f"pipe:[{inode.ino}]"
         nb = flags & c.O_NONBLOCK
-        rfile = self.alloc_file(task, inode, c.O_RDONLY | nb, PIPE_OPS, path)
         wfile = self.alloc_file(task, inode, c.O_WRONLY | nb, PIPE_OPS, path)
+        try:
+            rfile = self.alloc_file(task, inode, c.O_RDONLY | nb, PIPE_OPS, path)
+        except SyscallError:
+            self.security.file_free_security(wfile)  # create_pipe_files: fput(f)
+            raise
         rfile.private = wfile.private = pipe
         pipe.readers = pipe.writers = 1
         files = task.process.files

@@ -177,9 +177,10 @@ class LifecycleMixin:
         if task in proc.threads:
             proc.threads.remove(task)
         self.tasks.pop(task.tid, None)
-        self.security.task_free(task)
         if not proc.threads and proc.exit_status is None:
             self._exit_process(proc)
+        # after exit_files & co: Linux frees the task's blob only when the task struct goes
+        self.security.task_free(task)
 
     def _exit_process(self: Kernel, proc: Process) -> None:
         status = proc.group_exit if proc.group_exit is not None else 0

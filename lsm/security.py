@@ -41,6 +41,8 @@ class Security:
 
     def __init__(self, modules: Sequence[LsmModule], observer: HookObserver | None = None):
         exclusive = [m.name for m in modules if m.exclusive]
+        # Deliberate difference: Linux boots the first exclusive LSM and skips later ones;
+        # a stack naming two is a scenario mistake here, so it fails loudly.
         if len(exclusive) > 1:
             raise HookRegistrationError(
                 f"exclusive LSMs cannot be stacked together: {', '.join(exclusive)}"
