@@ -847,6 +847,9 @@ class _Reader:
                 table[(stype, ttype, tclass, name)] = otype
             return
         self.count(n, 17, "filename transition")
+        # expanded (stype, ttype, class, name) entries allowed: real policies stay far below one
+        # per byte of policy; this bounds what a corrupt source-type bitmap can make us allocate
+        budget = self.end + 100_000
         for _ in range(n):
             name = self.string(self.u32(), "file name")
             ttype, tclass, ndatum = self.u32x3()
@@ -860,6 +863,9 @@ class _Reader:
                 otype = self.u32()
                 if not 0 < otype <= ntypes:
                     raise self.fail("filename transition names a new type out of range")
+                budget -= stypes.bit_count()
+                if budget < 0:
+                    raise self.fail("filename transitions expand beyond what the file can hold")
                 while stypes:
                     low = stypes & -stypes
                     table[(low.bit_length(), ttype, tclass, name)] = otype
