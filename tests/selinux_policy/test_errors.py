@@ -150,6 +150,8 @@ def test_other_compile_errors() -> None:
                       + MINI_TAIL.replace("sys_u:sys_r:a_t", "sys_u:other_r:a_t")))
     with pytest.raises(InvalidSymbol, match="unknown policy capability 'no_such_cap'"):
         mini("policycap no_such_cap;")
+    with pytest.raises(CompileError, match="no security classes declared"):
+        compile_text(("frag.te", "type x_t;\n"))
     with pytest.raises(CompileError, match="a module needs a base policy"):
         compile_text(("m.te", "module m 1.0;\ntype x_t;\n"))
     with pytest.raises(InvalidType, match="unknown type 'httpd_t'"):

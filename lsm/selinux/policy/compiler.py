@@ -92,6 +92,10 @@ class _Compiler:
         db = self.syms.db
         for stmt in stmts:
             self.declare(stmt)
+        if not self.syms.db.classes.nprim:
+            where = stmts[0].pos if stmts else A.Pos("<input>", 1, 1)
+            raise error(where, "no security classes declared: give a base policy (such as "
+                               "lsm/selinux/policy/base/base.conf) first")
         aliases = sum(len(s.aliases) for s in stmts if isinstance(s, A.TypeDecl | A.TypeAlias))
         renumber(self.syms, aliases, len(self.syms.tunables))
         db = self.syms.db

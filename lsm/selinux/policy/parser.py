@@ -77,17 +77,17 @@ class _Parser(TokenReader):
         kw = tok.text.lower()
         method = getattr(self, "st_" + kw, None)
         if kw in _AV_KINDS:
-            return self.st_avrule(kw)
+            return self.kw_avrule(kw)
         if kw in _XPERM_KINDS:
-            return self.st_xperm(kw)
+            return self.kw_xperm(kw)
         if kw in _TYPE_KINDS:
-            return self.st_typerule(kw)
+            return self.kw_typerule(kw)
         if kw in _FS_USE:
-            return self.st_fsuse(kw)
+            return self.kw_fsuse(kw)
         if kw in _DEFAULTS:
-            return self.st_default(kw)
+            return self.kw_default(kw)
         if kw in ("constrain", "mlsconstrain", "validatetrans", "mlsvalidatetrans"):
-            return self.st_constrain(kw)
+            return self.kw_constrain(kw)
         if method is None:
             raise self.fail(tok, f"syntax error: unknown statement '{tok.text}'")
         return method()
@@ -115,7 +115,7 @@ class _Parser(TokenReader):
             return A.SidContext(start, name, self.context())
         return A.InitialSidDecl(start, name)
 
-    def st_default(self, kw: str) -> A.Stmt:
+    def kw_default(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         classes = self.names()
         tok = self.next()
@@ -158,7 +158,7 @@ class _Parser(TokenReader):
         self.end()
         return A.LevelDecl(start, level)
 
-    def st_constrain(self, kw: str) -> A.Stmt:
+    def kw_constrain(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         classes = self.names()
         perms = None if kw.endswith("validatetrans") else self.names()
@@ -254,7 +254,7 @@ class _Parser(TokenReader):
         self.expect("}")
         return tuple(body)
 
-    def st_avrule(self, kw: str) -> A.Stmt:
+    def kw_avrule(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         src = self.names()
         tgt = self.names()
@@ -267,7 +267,7 @@ class _Parser(TokenReader):
         self.end()
         return A.AvRule(start, "dontaudit" if kw == "auditdeny" else kw, src, tgt, classes, perms)
 
-    def st_xperm(self, kw: str) -> A.Stmt:
+    def kw_xperm(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         src = self.names()
         tgt = self.names()
@@ -290,7 +290,7 @@ class _Parser(TokenReader):
             return low, self.number()
         return low, low
 
-    def st_typerule(self, kw: str) -> A.Stmt:
+    def kw_typerule(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         src = self.names()
         tgt = self.names()
@@ -361,7 +361,7 @@ class _Parser(TokenReader):
         self.end()
         return A.UserDecl(start, name, roles, level, rng)
 
-    def st_fsuse(self, kw: str) -> A.Stmt:
+    def kw_fsuse(self, kw: str) -> A.Stmt:
         start = self.pos(self.next())
         fstype = self.ident("a filesystem name")
         ctx = self.context()
