@@ -183,5 +183,6 @@ def _sock_name(sk: Any) -> str:
     mine = addr(sk.addr)
     peer = sk.peer
     theirs = addr(peer.addr) if peer is not None else addr(getattr(sk, "daddr", None))
-    label = mine or theirs or "unnamed"
-    return f"{sk.sclass} {label}"
+    if mine and theirs and mine != theirs:
+        return f"{sk.sclass} {mine}<->{theirs}"
+    return f"{sk.sclass} {mine or theirs or 'unnamed'}"

@@ -46,6 +46,11 @@ class Decision:
     def denied(self) -> bool:
         return self.outcome in DENIALS
 
+    @property
+    def refused_inside(self) -> bool:
+        """The call succeeded but a module refused part of it (e.g. a passed fd)."""
+        return self.outcome == "ok" and bool(self.by)
+
     def key(self) -> tuple[str, str, str]:
         """Identity of the operation across two runs of the same scenario."""
         return (self.comm, self.syscall, _short_args(self.args))
@@ -53,7 +58,8 @@ class Decision:
     def line(self) -> str:
         call = f"{self.comm}[{self.pid}] {self.syscall}({_short_args(self.args)})"
         if self.outcome == "ok":
-            return f"t={self.t:.6f}s {call} = ok"
+            inside = f", but {self.by} refused part: {self.rule}" if self.by else ""
+            return f"t={self.t:.6f}s {call} = ok{inside}"
         who = f"by {self.by}" + (f": {self.rule}" if self.rule else "")
         return f"t={self.t:.6f}s {call} = {self.outcome} {who}"
 
@@ -129,6 +135,16 @@ def decisions(result: RunResult) -> list[Decision]:
                     rule = f"{hook} refused (no AVC record: dontaudit?)"
         elif outcome != "ok":
             by = "kernel"
+        elif mod is not None and mod[0] != "capability":
+            # refused inside a call that went on (e.g. an SCM_RIGHTS fd dropped by recvmsg)
+            by = mod[0]
+            queue = avcs.get(str(ev["pid"]), [])
+            ms = int(round(mod[1] * 1000, 6))
+            for i, (t_ms, line) in enumerate(queue):
+                if t_ms <= ms:
+                    avc, rule = line, avc_rule(line)
+                    del queue[: i + 1]
+                    break
         out.append(Decision(ev["t"], ev["pid"], tid, ev.get("comm", "?"), ev["syscall"],
                             tuple(ev.get("args", ())), outcome, by, rule, avc))
     return out
@@ -137,7 +153,7 @@ def decisions(result: RunResult) -> list[Decision]:
 def story(scenario: Scenario, result: RunResult, max_lines: int = 12) -> list[str]:
     """The few lines a person reads: attempts refused, by whom, and the secrets' fate."""
     lines = []
-    ds = [d for d in decisions(result) if d.denied and d.comm != "init"]
+    ds = [d for d in decisions(result) if (d.denied or d.refused_inside) and d.comm != "init"]
     if ds:
         lines.append(f"blocked ({len(ds)}):")
         for d in ds[:max_lines]:
