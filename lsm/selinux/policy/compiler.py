@@ -106,7 +106,7 @@ class _Compiler:
         for req in self.requires:
             self.check_require(req)
         table: dict[P.AvtabKey, P.AvtabData] = {}
-        nodes: dict[tuple[P.CondExpr, ...], P.CondNode] = {}
+        nodes: dict[tuple[object, ...], P.CondNode] = {}
         for stmt in stmts:
             self.rule(stmt, table, nodes)
         self.rules.check_neverallows()
@@ -283,7 +283,7 @@ class _Compiler:
     # -- pass 2: rules
 
     def rule(self, stmt: A.Stmt, table: dict[P.AvtabKey, P.AvtabData],
-             nodes: dict[tuple[P.CondExpr, ...], P.CondNode]) -> None:
+             nodes: dict[tuple[object, ...], P.CondNode]) -> None:
         r, s = self.rules, self.syms
         match stmt:
             case A.AvRule():

@@ -5,7 +5,8 @@ Rules become kernel avtab entries exactly as libsepol's ``expand`` writes a kern
 
 * ``allow``/``auditallow``/``dontaudit`` keep attributes as their source/target key, unless a
   set uses ``*``, ``~`` or a ``-`` exclusion, which expands that set to types; ``self`` is
-  expanded to one ``(t, t)`` entry per source type;
+  expanded to one ``(t, t)`` entry per source type, and a rule naming ``self`` has both
+  its sets expanded;
 * ``type_transition``/``type_change``/``type_member``, named transitions, range and role
   transitions always expand attributes to types;
 * rules with the same key merge (permission union; dontaudit stores the intersection of the
@@ -69,8 +70,10 @@ class RuleCompiler:
         s = self.syms
         if rule.kind != "neverallow":
             _no_star_or_comp(rule.src, rule.tgt)
-        src, _ = s.type_set(rule.src)
         tgt, has_self = s.type_set(rule.tgt, allow_self=True)
+        if has_self:  # with `self`, libsepol expands both sets fully for every pair
+            tgt, _ = s.type_set(rule.tgt, allow_self=True, always_expand=True)
+        src, _ = s.type_set(rule.src, always_expand=has_self)
         masks = {cls.value: s.perm_mask(cls, rule.perms) for cls in s.class_set(rule.classes)}
         if rule.kind == "neverallow":
             self.neverallows.append(rule)
@@ -97,8 +100,10 @@ class RuleCompiler:
         if rule.op.text != "ioctl":
             raise error(rule.op.pos, f"unsupported extended permission kind '{rule.op.text}'")
         s = self.syms
-        src, _ = s.type_set(rule.src)
-        tgt, has_self = s.type_set(rule.tgt, allow_self=True)
+        tgt, has_self = s.type_set(rule.tgt, allow_self=True, always_expand=True)
+        src, _ = s.type_set(rule.src, always_expand=has_self)
+        if not has_self:
+            tgt, _ = s.type_set(rule.tgt)
         classes = s.class_set(rule.classes)
         if rule.kind == "neverallowxperm":
             return
@@ -221,9 +226,9 @@ class RuleCompiler:
         args = [self.cond_expr(t) for t in tree[1:]]
         return (*(n for a in args for n in a), P.CondExpr(op))
 
-    def cond_block(self, block: A.CondBlock, nodes: dict[tuple[P.CondExpr, ...], P.CondNode],
+    def cond_block(self, block: A.CondBlock, nodes: dict[tuple[object, ...], P.CondNode],
                    table: dict[P.AvtabKey, P.AvtabData]) -> None:
-        """An ``if`` block: same-expression blocks share one node, as in checkpolicy.
+        """An ``if`` block: equivalent-expression blocks share one node, as in checkpolicy.
 
         A block on tunables only is decided now: its chosen branch becomes unconditional
         (libsepol's ``discard_tunables``); tunables and booleans may not be mixed.
@@ -244,9 +249,10 @@ class RuleCompiler:
             # libsepol's cond_normalize_expr: drop a final "not" and swap the branches
             expr = expr[:-1]
             true_rules, false_rules = false_rules, true_rules
-        node = nodes.get(expr)
+        key = _cond_key(expr)
+        node = nodes.get(key)
         if node is None:
-            node = nodes[expr] = P.CondNode(expr)
+            node = nodes[key] = P.CondNode(expr)
             node.cur_state = evaluate_cond(expr, self.syms.db)
         for rules, target in ((true_rules, node.true_list), (false_rules, node.false_list)):
             branch: dict[P.AvtabKey, P.AvtabData] = dict(target)
@@ -332,27 +338,42 @@ class RuleCompiler:
 
     def check_bounds(self, avtab: dict[P.AvtabKey, P.AvtabData], where: dict[int, A.Pos],
                      ) -> None:
-        """A bounded type may not be allowed more than its parent (unconditional rules),
-        the check checkpolicy runs (``bounds_check_types``) and fails on."""
+        """A bounded type may not be allowed more than its parent: checkpolicy's
+        ``bounds_check_types``, which fails the build.  Conditional rules count too, checked
+        against the parent's unconditional rules plus those of the same branch."""
         db = self.syms.db
         children = [t for t in db.types if t.bounds]
         if not children:
             return
         db.type_attr_map = type_attr_map_of(self.syms)
-        allowed = _allowed_by_type(db, avtab)
+        uncond = _allowed_by_type(db, avtab)
+        branches = [dict(lst) for node in db.cond_list for lst in (node.true_list,
+                                                                   node.false_list)]
         for child in children:
-            parent = allowed.get(child.bounds, {})
-            for (tt, cls), mask in sorted(allowed.get(child.value, {}).items()):
-                ptt = child.bounds if tt == child.value else tt
-                extra = mask & ~parent.get((ptt, cls), 0)
-                if extra:
-                    cdatum = db.classes.at(cls)
-                    assert cdatum is not None
-                    perms = " ".join(self.syms.perm_names(cdatum, extra))
-                    raise error(where[child.value],
-                                f"type {child.name} exceeds the bounds of its parent "
-                                f"{db.type_name(child.bounds)}: {child.name} "
-                                f"{db.type_name(tt)}:{cdatum.name} {{ {perms} }}")
+            self._bounds_one(child, uncond, uncond, where)
+            for branch in branches:
+                local = _allowed_by_type(db, branch)
+                merged = dict(uncond.get(child.bounds, {}))
+                for k, v in local.get(child.bounds, {}).items():
+                    merged[k] = merged.get(k, 0) | v
+                self._bounds_one(child, local, {child.bounds: merged}, where)
+
+    def _bounds_one(self, child: P.TypeDatum, rules: dict[int, dict[tuple[int, int], int]],
+                    parent_rules: dict[int, dict[tuple[int, int], int]],
+                    where: dict[int, A.Pos]) -> None:
+        db = self.syms.db
+        parent = parent_rules.get(child.bounds, {})
+        for (tt, cls), mask in sorted(rules.get(child.value, {}).items()):
+            ptt = child.bounds if tt == child.value else tt
+            extra = mask & ~parent.get((ptt, cls), 0)
+            if extra:
+                cdatum = db.classes.at(cls)
+                assert cdatum is not None
+                perms = " ".join(self.syms.perm_names(cdatum, extra))
+                raise error(where[child.value],
+                            f"type {child.name} exceeds the bounds of its parent "
+                            f"{db.type_name(child.bounds)}: {child.name} "
+                            f"{db.type_name(tt)}:{cdatum.name} {{ {perms} }}")
 
     # -- neverallow
 
@@ -408,6 +429,42 @@ def _mask(data: P.AvtabData) -> int:
     return data
 
 
+#: libsepol compares conditionals by truth table when they use at most this many booleans
+_COND_MAX_BOOLS = 5
+
+
+def _cond_key(expr: tuple[P.CondExpr, ...]) -> tuple[object, ...]:
+    """What makes two conditionals "the same" for libsepol (``cond_expr_equal``): the
+    booleans in order of first use plus the truth table, or the exact postfix form when more
+    than five booleans are involved."""
+    ids: list[int] = []
+    for node in expr:
+        if node.expr_type == P.COND_BOOL and node.boolean not in ids:
+            ids.append(node.boolean)
+    if len(ids) > _COND_MAX_BOOLS:
+        return ("expr", expr)
+    table = 0
+    for test in range(1 << len(ids)):
+        values = {b: bool(test >> j & 1) for j, b in enumerate(ids)}
+        if _eval_postfix(expr, values):
+            table |= 1 << test
+    return ("table", tuple(ids), table)
+
+
+def _eval_postfix(expr: tuple[P.CondExpr, ...], values: dict[int, bool]) -> bool:
+    stack: list[bool] = []
+    for node in expr:
+        if node.expr_type == P.COND_BOOL:
+            stack.append(values[node.boolean])
+        elif node.expr_type == P.COND_NOT:
+            stack.append(not stack.pop())
+        else:
+            y, x = stack.pop(), stack.pop()
+            stack.append({P.COND_OR: x or y, P.COND_AND: x and y, P.COND_XOR: x != y,
+                          P.COND_EQ: x == y, P.COND_NEQ: x != y}[node.expr_type])
+    return stack[-1]
+
+
 def _cond_names(tree: A.CondTree) -> list[A.Name]:
     if isinstance(tree[0], A.CondLeaf):
         return [tree[0].name]
@@ -433,18 +490,12 @@ def _no_star_or_comp(*sets: A.NameSet) -> None:
 
 def evaluate_cond(expr: tuple[P.CondExpr, ...], db: P.PolicyDB) -> bool:
     """Evaluate a postfix boolean expression with the booleans' default values."""
-    stack: list[bool] = []
+    values = {}
     for node in expr:
         if node.expr_type == P.COND_BOOL:
             b = db.bools.at(node.boolean)
-            stack.append(bool(b and b.state))
-        elif node.expr_type == P.COND_NOT:
-            stack.append(not stack.pop())
-        else:
-            y, x = stack.pop(), stack.pop()
-            stack.append({P.COND_OR: x or y, P.COND_AND: x and y, P.COND_XOR: x != y,
-                          P.COND_EQ: x == y, P.COND_NEQ: x != y}[node.expr_type])
-    return stack[-1]
+            values[node.boolean] = bool(b and b.state)
+    return _eval_postfix(expr, values)
 
 
 def _merge_xperms(old: tuple[P.ExtendedPerms, ...], new: tuple[P.ExtendedPerms, ...],
