@@ -191,7 +191,8 @@ def grade(lab: Lab, student: str | Path, hint: int | None = None) -> Grade:
         if not passed or case.kind == "info":
             if case.visible:
                 res.denials = [ln for ln in se.audit_log()
-                               if "type=AVC" in ln and "avc:  denied" in ln]
+                               if ("type=AVC" in ln and "avc:  denied" in ln)
+                               or "type=SELINUX_ERR" in ln]
                 res.hint = case.hint
             else:
                 res.hint = _HIDDEN_HINT
