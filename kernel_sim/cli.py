@@ -166,6 +166,9 @@ def _extra_commands() -> list[Any]:
         found.append(register)
     except ImportError:
         pass
+    from kernel_sim.labs.cli import register as register_labs
+
+    found.append(register_labs)
     return found
 
 
