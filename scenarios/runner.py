@@ -66,8 +66,10 @@ class Decision:
 
 def _short_args(args: Sequence[Any]) -> str:
     out = []
-    for a in args:
-        s = repr(a) if isinstance(a, str) else str(a)
+    for arg in args:
+        a = [x if isinstance(x, str | int) else "..." for x in arg] if isinstance(
+            arg, list) else arg
+        s = repr(a) if isinstance(a, str) else "{...}" if isinstance(a, dict) else str(a)
         out.append(s if len(s) <= 24 else s[:21] + "...")
     return ", ".join(out)
 
@@ -88,25 +90,37 @@ def avc_rule(line: str) -> str:
 
 def decisions(result: RunResult) -> list[Decision]:
     """Every traced system call with the module that refused it, if any."""
+    return _attribute(result)[0]
+
+
+def unattributed_avcs(result: RunResult) -> list[str]:
+    """AVC denials no failed or partly refused call accounts for (e.g. descriptors revoked
+    during a successful execve, or the checks of a permissive run)."""
+    return _attribute(result)[1]
+
+
+def _attribute(result: RunResult) -> tuple[list[Decision], list[str]]:
     k = result.context.kernel
     if k.tracer is None:
-        return []
+        return [], []
     # denied AVC records by pid, in order, with their millisecond timestamps
     avcs: dict[str, list[tuple[int, str]]] = {}
     for line in k.audit_log():
         if "type=AVC" not in line or "avc:  denied" not in line:
             continue
         m = _AVC_TIME.search(line)
-        pid = re.search(r" pid=(\d+)", line)
+        pid = re.search(r" pid=(\d+) comm=\"([^\"]*)\"", line)
         if m and pid:
-            avcs.setdefault(pid.group(1), []).append((int(m.group(2)), line))
+            avcs.setdefault(f"{pid.group(1)}/{pid.group(2)}", []).append((int(m.group(2)),
+                                                                            line))
     out: list[Decision] = []
-    refused: dict[int, tuple[str, float]] = {}  # tid -> (module, hook time) in this syscall
+    refused: dict[int, tuple[str, float, Any]] = {}  # tid -> (module, time, syscall)
     hook_name: dict[int, str] = {}
     for ev in k.tracer.events:
         if "hook" in ev:
-            if ev.get("result", 0) != 0 and "tid" in ev and ev.get("module"):
-                refused[ev["tid"]] = (ev["module"], ev["t"])
+            rc = ev.get("result", 0)
+            if isinstance(rc, int) and rc < 0 and "tid" in ev and ev.get("module"):
+                refused[ev["tid"]] = (ev["module"], ev["t"], ev.get("in"))
                 hook_name[ev["tid"]] = ev["hook"]
             continue
         if "syscall" not in ev:
@@ -116,6 +130,8 @@ def decisions(result: RunResult) -> list[Decision]:
         by, rule, avc = "", "", ""
         mod = refused.pop(tid, None)
         hook = hook_name.pop(tid, "")
+        if mod is not None and mod[2] != ev["syscall"]:
+            mod = None  # refused inside a call that never returned (a successful execve)
         if outcome in DENIALS:
             if mod is None:
                 by = "DAC"
@@ -124,7 +140,7 @@ def decisions(result: RunResult) -> list[Decision]:
             else:
                 by = mod[0]
                 ms = int(round(mod[1] * 1000, 6))
-                queue = avcs.get(str(ev["pid"]), [])
+                queue = avcs.get(f"{ev['pid']}/{ev.get('comm', '')}", [])
                 for i, (t_ms, line) in enumerate(queue):
                     if t_ms <= ms:
                         avc = line
@@ -138,7 +154,7 @@ def decisions(result: RunResult) -> list[Decision]:
         elif mod is not None and mod[0] != "capability":
             # refused inside a call that went on (e.g. an SCM_RIGHTS fd dropped by recvmsg)
             by = mod[0]
-            queue = avcs.get(str(ev["pid"]), [])
+            queue = avcs.get(f"{ev['pid']}/{ev.get('comm', '')}", [])
             ms = int(round(mod[1] * 1000, 6))
             for i, (t_ms, line) in enumerate(queue):
                 if t_ms <= ms:
@@ -147,7 +163,13 @@ def decisions(result: RunResult) -> list[Decision]:
                     break
         out.append(Decision(ev["t"], ev["pid"], tid, ev.get("comm", "?"), ev["syscall"],
                             tuple(ev.get("args", ())), outcome, by, rule, avc))
-    return out
+    left = sorted((line for q in avcs.values() for _t, line in q), key=_serial)
+    return out, left
+
+
+def _serial(line: str) -> int:
+    m = _AVC_TIME.search(line)
+    return int(m.group(3)) if m else 0
 
 
 def story(scenario: Scenario, result: RunResult, max_lines: int = 12) -> list[str]:
@@ -162,6 +184,13 @@ def story(scenario: Scenario, result: RunResult, max_lines: int = 12) -> list[st
             lines.append(f"  ... {len(ds) - max_lines} more")
     else:
         lines.append("blocked: nothing (every security check allowed what was tried)")
+    left = unattributed_avcs(result)
+    if left:
+        lines.append(f"AVC denials while calls went on ({len(left)}):")
+        for line in left[:max_lines]:
+            comm = re.search(r'comm="([^"]*)"', line)
+            perm = "permissive, allowed" if "permissive=1" in line else "enforced"
+            lines.append(f"  {comm.group(1) if comm else '?'}: {avc_rule(line)} ({perm})")
     k = result.context.kernel
     if k.flow is not None:
         for s in k.flow.secrets:

@@ -193,7 +193,8 @@ def _expectation(r: _Reader, secrets: set[str]) -> Expectation:
             assert ctx.kernel.tracer is not None
             pid = ctx.pids.get(by)
             for ev in ctx.kernel.tracer.events:
-                if ev.get("syscall") != call or ev.get("pid") != pid:
+                if ev.get("syscall") != call or (ev.get("pid") != pid
+                                                 and ev.get("comm") != by[:15]):
                     continue
                 if arg is not None and arg not in ev.get("args", []):
                     continue
@@ -393,18 +394,21 @@ def load(path: str | Path) -> Scenario:
 
     actions = []
     for ar in r.tables("at"):
-        ar.only({"t", "setsebool", "setenforce", "load_policy", "what"})
+        ar.only({"t", "setsebool", "setenforce", "load_policy", "what", "variant"})
         t = float(ar.get("t", (int, float)))
+        only = _applies(ar, set(variants))
         if "setsebool" in ar.table:
-            actions.append((t, "setsebool", _bools(ar, "setsebool"), ar.get("what", str, "")))
+            actions.append((t, "setsebool", _bools(ar, "setsebool"), ar.get("what", str, ""),
+                            only))
         elif "setenforce" in ar.table:
-            actions.append((t, "setenforce", ar.get("setenforce", int), ar.get("what", str, "")))
+            actions.append((t, "setenforce", ar.get("setenforce", int), ar.get("what", str, ""),
+                            only))
         elif "load_policy" in ar.table:
             frs = ar.strings("load_policy")
             for f in frs:
                 if not (file.parent / f).exists():
                     raise ar.fail("load_policy", f"expected existing policy files; {f} missing")
-            actions.append((t, "load_policy", frs, ar.get("what", str, "")))
+            actions.append((t, "load_policy", frs, ar.get("what", str, ""), only))
         else:
             raise ar.fail("(action)", "expected setsebool, setenforce or load_policy")
 
@@ -435,8 +439,9 @@ def load(path: str | Path) -> Scenario:
             else:
                 spawn()
         se = ctx.selinux
-        for t, act, value, what in actions:
-            if se is None:
+        for t, act, value, what, only in actions:
+            if se is None or (only is not None and ctx.variant not in only
+                              and ctx.mode not in only):
                 continue
             ctx.at(t, _action(se, act, value, file.parent), what or _describe(act, value))
 
