@@ -141,6 +141,10 @@ def sampled_contexts(db: PolicyDB, rng: random.Random, n: int = 60) -> list[str]
     return pool[:n]
 
 
+#: audit2why's BOUNDS code
+_BOUNDS = 6
+
+
 def compare_decisions(db: PolicyDB, binary: Path,
                       triples: list[tuple[str, str, str]]) -> tuple[int, list[str]]:
     """Compare our compute_av with libsepol's for each (scon, tcon, tclass).
@@ -167,6 +171,10 @@ def compare_decisions(db: PolicyDB, binary: Path,
     results = audit2why_analyze(binary, queries)
     bad: dict[int, str] = {}
     for query, (code, _), (i, ours) in zip(queries, results, expect, strict=True):
+        if code == _BOUNDS:
+            # libsepol flags BOUNDS for *every* permission once typebounds masked any one of
+            # them (sepol_compute_av_reason), so the answer says nothing about this perm
+            continue
         if (code == 0) != ours and i not in bad:
             bad[i] = f"{' '.join(query[:3])} {query[3]}: ours={'allow' if ours else 'deny'} " \
                      f"libsepol={code}"

@@ -129,6 +129,26 @@ def test_booleans_and_conditional_blocks() -> None:
     assert not any(k[2] == cv(db, "dir") for k in db.avtab)
 
 
+def test_conditionals_merge_like_libsepol() -> None:
+    """A final ``not`` is dropped with the branches swapped, and blocks with the same
+    booleans and truth table share a node -- including libsepol 3.4's quirk that
+    ``a && !b`` equals ``b && !a`` (each table is indexed by its own boolean order)."""
+    db = mini("bool x true;\nbool y false;\n"
+              "if (!x) { allow a_t c_t:file read; } else { allow a_t c_t:file write; }\n"
+              "if (x || x) { allow a_t c_t:file open; }\n"
+              "if (x && !y) { allow a_t c_t:dir search; }\n"
+              "if (y && !x) { allow a_t c_t:dir add_name; }\n")
+    x = db.lookup_bool("x").value
+    assert len(db.cond_list) == 2
+    plain = next(n for n in db.cond_list if n.expr == (P.CondExpr(P.COND_BOOL, x),))
+    a, c, f = tv(db, "a_t"), tv(db, "c_t"), cv(db, "file")
+    assert dict(plain.true_list)[(a, c, f, P.AVTAB_ALLOWED)] == pm(db, "file", "write", "open")
+    assert dict(plain.false_list)[(a, c, f, P.AVTAB_ALLOWED)] == pm(db, "file", "read")
+    quirk = next(n for n in db.cond_list if n is not plain)
+    assert dict(quirk.true_list)[(a, c, cv(db, "dir"), P.AVTAB_ALLOWED)] == pm(
+        db, "dir", "search", "add_name")
+
+
 def test_tunables_are_decided_at_compile_time() -> None:
     db = mini("tunable t_on true;\ntunable t_off false;\n"
               "if (t_on && !t_off) { allow a_t c_t:file read; }\n"

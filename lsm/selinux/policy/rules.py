@@ -410,8 +410,14 @@ def _allowed_by_type(db: P.PolicyDB, avtab: dict[P.AvtabKey, P.AvtabData],
     """source type -> (target type, class) -> allowed mask, attributes expanded."""
     attr_members: dict[int, list[int]] = {}
     for t, amap in enumerate(db.type_attr_map, 1):
+        datum = db.types.at(t)
+        if datum is None or datum.attribute:
+            continue
         for a in members(amap):
             attr_members.setdefault(a, []).append(t)
+    for datum in db.types:
+        if datum.attribute:
+            attr_members.setdefault(datum.value, [])  # an empty attribute stands for no type
     out: dict[int, dict[tuple[int, int], int]] = {}
     for (s, t, cls, spec), data in avtab.items():
         if spec != P.AVTAB_ALLOWED:
@@ -434,9 +440,14 @@ _COND_MAX_BOOLS = 5
 
 
 def _cond_key(expr: tuple[P.CondExpr, ...]) -> tuple[object, ...]:
-    """What makes two conditionals "the same" for libsepol (``cond_expr_equal``): the
-    booleans in order of first use plus the truth table, or the exact postfix form when more
-    than five booleans are involved."""
+    """What makes two conditionals "the same" for libsepol (``cond_expr_equal``).
+
+    With at most five booleans: the same *set* of booleans and the same truth table, where
+    each table is indexed by that expression's own order of first use.  This reproduces a
+    libsepol 3.4 quirk on purpose (checked with checkpolicy): ``a && !b`` and ``b && !a``
+    compare equal, so the second block's rules join the first block's node.  With more
+    booleans the postfix forms must be identical.
+    """
     ids: list[int] = []
     for node in expr:
         if node.expr_type == P.COND_BOOL and node.boolean not in ids:
@@ -448,7 +459,7 @@ def _cond_key(expr: tuple[P.CondExpr, ...]) -> tuple[object, ...]:
         values = {b: bool(test >> j & 1) for j, b in enumerate(ids)}
         if _eval_postfix(expr, values):
             table |= 1 << test
-    return ("table", tuple(ids), table)
+    return ("table", frozenset(ids), table)
 
 
 def _eval_postfix(expr: tuple[P.CondExpr, ...], values: dict[int, bool]) -> bool:
