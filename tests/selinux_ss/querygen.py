@@ -12,6 +12,9 @@ import random
 
 from lsm.selinux.ss.policydb import (
     AVTAB_ALLOWED,
+    AVTAB_CHANGE,
+    AVTAB_MEMBER,
+    AVTAB_TRANSITION,
     OBJECT_R_VAL,
     MlsLevel,
     MlsRange,
@@ -60,6 +63,14 @@ class QueryGen:
                 if k == AVTAB_ALLOWED and isinstance(d, int):
                     self.rules.append((s, t, c, d))
         self.classes = [c for c in p.classes if c.all_perms]
+        kinds = {AVTAB_TRANSITION: "transition", AVTAB_MEMBER: "member", AVTAB_CHANGE: "change"}
+        #: type rules (stype, ttype, tclass, kind name), unconditional and conditional
+        self.type_rules = [(s, t, c, kinds[k]) for (s, t, c, k) in p.avtab if k in kinds] + [
+            (s, t, c, kinds[k])
+            for node in p.cond_list
+            for (s, t, c, k), _d in node.true_list + node.false_list
+            if k in kinds
+        ]
         self._values_cache: dict[int, list[int]] = {}
         # every level the policy allows, for objects (object_r ignores the user's clearance)
         self.full_range: MlsRange | None = None
@@ -169,6 +180,27 @@ class QueryGen:
             cls.name,
             self._perms(cls.value),
         )
+
+    def label_requests(self, n: int, skip_class: object = None) -> list[tuple[str, str, str, str]]:
+        """``n`` (kind, scontext, tcontext, class) requests for compute_sid: half along real
+        type rules (so rules, role and range transitions fire), half random.  Classes for which
+        ``skip_class(name)`` is true are avoided."""
+        out: list[tuple[str, str, str, str]] = []
+        kinds = ("transition", "member", "change")
+        while len(out) < n:
+            if len(out) % 2 == 0 and self.type_rules:
+                s, t, c, kind = self.rng.choice(self.type_rules)
+                if s not in self.holders:
+                    continue
+                scon, tcon = self.subject(s), self.obj(t)
+                cname = self.p.class_name(c)
+            else:
+                scon, tcon, cname, _ = self.uniform()
+                kind = self.rng.choice(kinds)
+            if skip_class is not None and skip_class(cname):  # type: ignore[operator]
+                continue
+            out.append((kind, scon, tcon, cname))
+        return out
 
     def queries(self, n: int) -> list[Query]:
         """``n`` queries, alternating guided and uniform."""
