@@ -16,6 +16,7 @@ from typing import Any
 from attrs import define, field
 
 from kernel_sim import Kernel
+from kernel_sim.errors import ProgramError
 from kernel_sim.labs.model import Case, CaseCtx, Lab
 from lsm.selinux.coverage import Recorder, Report, report, source_rules
 
@@ -143,7 +144,11 @@ def run_case(lab: Lab, case: Case, policy: Any, mode: str | None = None,
     if case.booleans:
         se.setsebool(dict(case.booleans))
     case.setup(k, ctx)
-    k.run(until=60.0)
+    try:
+        k.run(until=60.0)
+    except ProgramError as e:  # a lab program bug: the case fails, the grading goes on
+        ctx.fail(f"lab program error: {e}")
+        ctx.breach(f"lab program error: {e}")
     return ctx, se
 
 
@@ -197,8 +202,16 @@ def grade(lab: Lab, student: str | Path, hint: int | None = None) -> Grade:
             else:
                 res.hint = _HIDDEN_HINT
             if case.kind == "attack":
-                used = report(db, rules, rec.exercised(se) - (needed or set()))
+                mine = rec.exercised(se)
+                used = report(db, rules, mine - (needed or set()))
                 res.culprits = [f"{r.where}: {r.text}" for r in used.rules if r.used]
+                if not res.culprits:
+                    # the attack used only what legitimate flows use too: the grant is
+                    # right, its scope is not (a boolean condition, an attribute, a level)
+                    used = report(db, rules, mine)
+                    res.culprits = [f"{r.where}: {r.text} (also used by legitimate flows: "
+                                    "check its condition, attributes and levels)"
+                                    for r in used.rules if r.used]
         results[case.name] = res
     g.cases = [results[c.name] for c in lab.cases]
     g.coverage = report(db, rules, legit.exercised())

@@ -63,7 +63,7 @@ def remove(k: Kernel, ctx: CaseCtx) -> None:
 
 
 def steal(k: Kernel, ctx: CaseCtx) -> None:
-    k.spawn(jobd, ctx, 1, comm="jobd", context=ctx_of("jobd_t"))
+    k.spawn(jobd, ctx, 0, comm="jobd", context=ctx_of("jobd_t"))
     k.spawn(client, ctx, comm="jobcli", context=ctx_of("jobcli_t"))
 
     def intruder(p: Any) -> Any:

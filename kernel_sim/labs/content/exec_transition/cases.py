@@ -20,6 +20,8 @@ def backupd_prog(ctx: CaseCtx, legit: bool) -> Callable[..., Any]:
         con = yield from p.getcon()
         if legit and ":backupd_t:" in con:
             ctx.done("runs as backupd_t")
+        elif legit:
+            ctx.fail(f"backupd runs in {con.split(':')[2]}, not backupd_t (no transition)")
         try:
             fd = yield from p.open("/var/backup/data", O_RDONLY)
             data = yield from p.read(fd, 64)

@@ -44,6 +44,10 @@ def compromised(action: str) -> Callable[..., Any]:
             if action == "key":
                 key = yield from read_file(p, "/srv/keys/tls.key")
                 ctx.breach(f"a worker thread read the TLS key: {key[:16]!r}...")
+            elif action == "keyfd":
+                # the main thread left its key descriptor open (fd tables are shared)
+                key = yield from p.read(ctx.notes["keyfd"], 64)
+                ctx.breach(f"a worker thread read the key through the parent's fd: {key[:16]!r}")
             else:
                 yield from p.setcon(ctx_of(action))
                 ctx.breach(f"a worker thread switched to {action}")
@@ -64,6 +68,7 @@ def server(worker: Callable[..., Any], n: int) -> Callable[..., Any]:
         except SyscallError as e:
             ctx.fail("server start-up", e)
             return 0
+        ctx.notes["keyfd"] = yield from p.open("/srv/keys/tls.key", O_RDONLY)
         for i in range(n):
             yield from p.clone_thread(worker, ctx, i)
         yield from p.nanosleep(0.05)
@@ -100,4 +105,7 @@ CASES = [
          setup_for(compromised("websrv_t"), 2), visible=False),
     Case("worker-to-admin", "attack", "a worker thread setcon()s to websrv_admin_t",
          setup_for(compromised("websrv_admin_t"), 2), visible=False),
+    Case("worker-reads-key-fd", "attack", "a worker thread reads the key through the "
+         "descriptor the main thread left open", setup_for(compromised("keyfd"), 1),
+         visible=False),
 ]
