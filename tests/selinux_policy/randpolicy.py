@@ -13,7 +13,8 @@ import random
 
 _CLASSES = {
     "process": ["fork", "transition", "signal", "sigkill", "ptrace", "getattr", "dyntransition"],
-    "file": ["read", "write", "create", "getattr", "open", "unlink", "execute", "entrypoint"],
+    "file": ["read", "write", "create", "getattr", "open", "unlink", "execute", "entrypoint",
+             "ioctl"],
     "dir": ["read", "write", "search", "add_name", "getattr"],
     "msgq": ["create", "read", "write", "enqueue", "associate", "destroy"],
     "fd": ["use"],
@@ -26,26 +27,34 @@ def random_policy(seed: int) -> str:
     out: list[str] = [f"class {c}" for c in _CLASSES]
     out += ["sid kernel", "sid unlabeled"]
     out += [f"class {c} {{ {' '.join(p)} }}" for c, p in _CLASSES.items()]
+    for kind, which in (("default_user", "source"), ("default_role", "target"),
+                        ("default_type", "source"), ("default_range", "target low-high")):
+        if rng.random() < 0.3:
+            out.append(f"{kind} {rng.choice(list(_CLASSES))} {which};")
     out += ["sensitivity s0;", "sensitivity s1;", "dominance { s0 s1 }"]
     out += [f"category c{i};" for i in range(4)]
     out += ["level s0:c0.c3;", "level s1:c0.c3;"]
     ntypes = rng.randint(3, 7)
     types = [f"t{i}_t" for i in range(ntypes)] + ["obj_t"]
+    aliases = {"t0_t": "t0_alias_t"} if rng.random() < 0.5 else {}
     attrs = [f"at{i}" for i in range(rng.randint(1, 3))]
     members = {a: rng.sample(types, rng.randint(0, len(types))) for a in attrs}
     mls_sets = rng.sample(types, 2)
     exempt = " ".join(mls_sets)
     out.append(f"mlsconstrain file {{ read write }} ((l1 dom l2) or (t1 == {{ {exempt} }}));")
     out.append("mlsconstrain process signal ((h1 dom h2) and (l1 domby h2));")
+    if rng.random() < 0.5:
+        out.append("mlsvalidatetrans file ((l1 eq l2) or (h1 domby h2));")
     out += [f"attribute {a};" for a in attrs]
     for t in types:
         mine = [a for a in attrs if t in members[a]]
-        out.append(f"type {t}{''.join(', ' + a for a in mine)};")
+        alias = f" alias {aliases[t]}" if t in aliases else ""
+        out.append(f"type {t}{alias}{''.join(', ' + a for a in mine)};")
     bools = [f"b{i}" for i in range(rng.randint(0, 3))]
     out += [f"bool {b} {rng.choice(['true', 'false'])};" for b in bools]
     tunables = [f"tun{i}" for i in range(rng.randint(0, 2))]
     out += [f"tunable {t} {rng.choice(['true', 'false'])};" for t in tunables]
-    names = types + attrs
+    names = types + attrs + list(aliases.values())
 
     def tset(allow_self: bool = False) -> str:
         pick = rng.sample(names, rng.randint(1, 3))
@@ -82,10 +91,19 @@ def random_policy(seed: int) -> str:
         body = " ".join(rule(True) for _ in range(rng.randint(1, 3)))
         other = " ".join(rule(True) for _ in range(rng.randint(0, 2)))
         out.append(f"if ({expr}) {{ {body} }}" + (f" else {{ {other} }}" if other else ""))
+    if rng.random() < 0.5:
+        cls = rng.choice(list(_CLASSES))
+        perms = " ".join(rng.sample(_CLASSES[cls], min(2, len(_CLASSES[cls]))))
+        out.append(f"neverallow {tset()} {tset(True)}:{cls} {{ {perms} }};")
+    if rng.random() < 0.4:
+        lo = rng.randint(0, 0x20)
+        xperms = f"{{ 0x{lo:x} 0x{lo + 1:x}-0x{lo + 9:x} }}"
+        out.append(f"allowxperm {tset()} {tset(True)}:file ioctl {xperms};")
     plain = types
     for _ in range(rng.randint(0, 3)):
         s, t = rng.choice(names), rng.choice(names)
-        out.append(f"type_transition {s} {t}:{rng.choice(['file', 'dir'])} {rng.choice(plain)};")
+        kind = rng.choice(["type_transition", "type_transition", "type_change", "type_member"])
+        out.append(f"{kind} {s} {t}:{rng.choice(['file', 'dir'])} {rng.choice(plain)};")
     if rng.random() < 0.5:
         out.append(f'type_transition {rng.choice(names)} {rng.choice(plain)}:file '
                    f'{rng.choice(plain)} "name{rng.randint(0, 3)}";')
@@ -108,6 +126,8 @@ def random_policy(seed: int) -> str:
     trusted = rng.choice(names)
     out.append(f"constrain process {{ transition signal }} (u1 == u2 or t1 == {trusted});")
     out.append(f"constrain file write (r1 == r2 or t2 != {{ {' '.join(rng.sample(names, 2))} }});")
+    if rng.random() < 0.5:
+        out.append(f"validatetrans file (u1 == u2 or t3 == {rng.choice(names)});")
     out.append("sid kernel ua:ra:t0_t:s0 - s1:c0.c3")
     out.append("sid unlabeled ua:object_r:obj_t:s0")
     return "\n".join(out) + "\n"

@@ -135,13 +135,15 @@ def test_module_on_base(tmp_path: Path) -> None:
 
 
 def test_many_types_use_checkpolicys_value_order(tmp_path: Path) -> None:
-    """Over 512 types the symbol hash table grows; values still match checkpolicy's."""
+    """Past 512 types (16 booleans, 16 roles) libsepol's hash tables grow; values still
+    match checkpolicy's."""
     require("checkpolicy")
     rng = random.Random(3)
     names = [f"t{rng.randint(0, 10**6)}_{i}_t" for i in range(600)]
     frag = "".join(f"type {n};\nrole user_r types {n};\n" for n in names)
     frag += f"typealias {names[0]} alias {{ first_alias_t other_alias_t }};\n"
-    frag += "".join(f"bool b_{n} true;\n" for n in ("zeta", "alpha", "mid", "x"))
+    frag += "".join(f"bool b_{n}_{i} true;\n" for i in range(7) for n in ("zeta", "alpha", "x"))
+    frag += "".join(f"role r_{i}_r;\n" for i in range(20))
     binary = checkpolicy_fragment(frag, tmp_path)
     (tmp_path / "many.te").write_text(frag)
     ours = compile_files([BASE_CONF, tmp_path / "many.te"])

@@ -105,6 +105,8 @@ class RuleCompiler:
         if not has_self:
             tgt, _ = s.type_set(rule.tgt)
         classes = s.class_set(rule.classes)
+        for cls in classes:  # checkpolicy: the class must have the base permission
+            s.perm_mask(cls, A.NameSet((A.Name("ioctl", rule.op.pos),), rule.op.pos))
         if rule.kind == "neverallowxperm":
             return
         wanted: set[int] = set()
