@@ -26,6 +26,7 @@ _LIST = re.compile(r"\bsid (\d+) -> scontext (\S+)")
 MAX_ANSWER = 78
 
 #: menu options
+COMPUTE_AV = "0"
 CONTEXT_TO_SID = "2"
 TRANSITION = "3"
 MEMBER = "4"
@@ -65,31 +66,49 @@ def sid_of(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def compute_sids(
-    policy: str | Path, requests: list[tuple[str, str, str, str]], *, mls: bool
-) -> list[str]:
-    """For each ``(kind, scontext, tcontext, class)`` (kind: transition/member/change) the new
-    context libsepol computes, or ``"error"``."""
-    contexts: list[str] = []
-    index: dict[str, int] = {}
-    for _k, s, t, _c in requests:
-        for ctx in (s, t):
-            if ctx not in index:
-                index[ctx] = len(contexts)
-                contexts.append(ctx)
+def _sids(
+    policy: str | Path, contexts: list[str], *, mls: bool
+) -> tuple[list[list[str]], dict[str, str]]:
+    """context_to_sid requests for ``contexts`` and the SID each gets.  A first run learns the
+    SIDs; a second run that replays the same requests first can then refer to them."""
     convert = [[CONTEXT_TO_SID, c] for c in contexts]
     sids = [sid_of(out) for out in run_menu(policy, convert, mls=mls)]
     if any(s is None for s in sids):
         bad = [c for c, s in zip(contexts, sids, strict=True) if s is None]
         raise ValueError(f"libsepol rejects contexts: {bad[:5]}")
+    return convert, {c: str(s) for c, s in zip(contexts, sids, strict=True)}
+
+
+def compute_avs(
+    policy: str | Path, requests: list[tuple[str, str, str]], *, mls: bool
+) -> list[frozenset[str]]:
+    """For each ``(scontext, tcontext, class)`` the permission names libsepol allows."""
+    convert, sid = _sids(policy, sorted({c for s, t, _ in requests for c in (s, t)}), mls=mls)
+    calls = [[COMPUTE_AV, sid[s], sid[t], c] for s, t, c in requests]
+    outputs = run_menu(policy, [*convert, *calls], mls=mls)[len(convert) :]
+    result: list[frozenset[str]] = []
+    for out in outputs:
+        m = re.search(r"allowed \{([^}]*)\}", out)
+        if m is None:
+            raise RuntimeError(f"unexpected compute_av output: {out[:200]!r}")
+        result.append(frozenset(m.group(1).split()))
+    return result
+
+
+def compute_sids(
+    policy: str | Path, requests: list[tuple[str, str, str, str]], *, mls: bool
+) -> list[str]:
+    """For each ``(kind, scontext, tcontext, class)`` (kind: transition/member/change) the new
+    context libsepol computes, or ``"error"``."""
+    convert, sid = _sids(policy, sorted({c for _, s, t, _ in requests for c in (s, t)}), mls=mls)
     option = {"transition": TRANSITION, "member": MEMBER, "change": CHANGE}
-    calls = [[option[k], str(sids[index[s]]), str(sids[index[t]]), c] for k, s, t, c in requests]
+    calls = [[option[k], sid[s], sid[t], c] for k, s, t, c in requests]
     outputs = run_menu(policy, [*convert, *calls, [LIST_SIDS]], mls=mls)
     table = {int(n): ctx for n, ctx in _LIST.findall(outputs[-1])}
     results: list[str] = []
     for out in outputs[len(convert) : -1]:
-        sid = sid_of(out)
-        results.append(table.get(sid, "error") if sid is not None else "error")
+        new = sid_of(out)
+        results.append(table.get(new, "error") if new is not None else "error")
     return results
 
 
