@@ -47,6 +47,8 @@ def test_small_policies_load(small_mls_db: PolicyDB) -> None:
     assert ("user_t", "special") in {(p.type_name(k[0]), k[3]) for k in p.filename_trans}
     assert len(p.portcons) == 2 and len(p.nodecons) == 3 and len(p.genfs["proc"]) == 3
     assert p.lookup_class("file").perm_bit("open") == 1 << 16
+    assert p.policycap_names == ["network_peer_controls", "open_perms"]
+    assert p.has_policycap("open_perms") and not p.has_policycap("extended_socket_class")
     non_mls = read_policy(SMALL_BYTES)
     assert not non_mls.mls and non_mls.users.at(1).range is None
 

@@ -252,6 +252,10 @@ def new(srv: SecurityServer, kind: str, s: str, t: str, tclass: str, name: str |
         # sockets: default_role/default_type target; full source range
         ("transition", "staff_u:staff_r:staff_t:s0-s1", USER, "unix_stream_socket", None,
          "staff_u:user_r:user_t:s0-s1"),
+        # plain socket class (no class defaults): the creator's role, type and full range
+        # (a kernel rule libsepol does not have)
+        ("transition", "staff_u:staff_r:staff_t:s0-s1", obj("tmp_t"), "tcp_socket", None,
+         "staff_u:staff_r:staff_t:s0-s1"),
         # default_type sem source, overridden by a type rule
         ("transition", STAFF, obj("etc_t"), "sem", None, "staff_u:object_r:staff_t:s0"),
         ("transition", USER, obj("tmp_t"), "sem", None, "user_u:object_r:tmp_t:s0"),

@@ -815,6 +815,21 @@ class PolicyDB:
         b = self.bools.at(value)
         return b.name if b is not None else f"<bool {value}>"
 
+    def has_policycap(self, name: str) -> bool:
+        """Is policy capability ``name`` (e.g. ``"open_perms"``) enabled?"""
+        try:
+            return bool((self.policycaps >> POLICYCAP_NAMES.index(name)) & 1)
+        except ValueError:
+            return False
+
+    @property
+    def policycap_names(self) -> list[str]:
+        """The enabled policy capabilities by name (unknown bits as ``"capN"``)."""
+        return [
+            POLICYCAP_NAMES[b] if b < len(POLICYCAP_NAMES) else f"cap{b}"
+            for b in bits(self.policycaps)
+        ]
+
     # counts (setools style)
 
     @property
