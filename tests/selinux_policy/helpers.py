@@ -20,7 +20,7 @@ class dir
 class msgq
 sid kernel
 sid unlabeled
-common file { read write getattr create open unlink }
+common file { read write getattr create open unlink ioctl }
 class process { fork transition signal dyntransition sigkill ptrace }
 class file inherits file { execute entrypoint }
 class dir inherits file { search add_name }

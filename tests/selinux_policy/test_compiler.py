@@ -34,7 +34,7 @@ def test_classes_commons_and_permission_values() -> None:
     assert [c.name for c in db.classes] == ["process", "file", "dir", "msgq"]
     f = db.lookup_class("file")
     assert f.common is not None and f.common.name == "file"
-    assert f.all_perms["read"] == 1 and f.all_perms["execute"] == 7
+    assert f.all_perms["read"] == 1 and f.all_perms["execute"] == 8
     assert db.lookup_class("process").all_perms["fork"] == 1
 
 
