@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kernel_sim.labs.model import Lab, LabError, all_labs, get_lab
+from kernel_sim.labs.model import COMMON_TE, Lab, LabError, all_labs, get_lab
 
 __all__ = ["permissive_log", "register"]
 
@@ -69,12 +69,18 @@ def cmd_start(args: argparse.Namespace) -> int:
         return 2
     shutil.copyfile(lab.start, policy)
     shutil.copyfile(lab.world, out / "world.te")
+    shutil.copyfile(COMMON_TE, out / "common.te")
+    from lsm.selinux import BASE_CONF
+
+    files = f"{BASE_CONF} {out / 'common.te'} {out / 'world.te'} {policy}"
     (out / "README.md").write_text(
         f"# {lab.title}\n\n{lab.summary.strip()}\n\n## Objectives\n\n{lab.objectives.strip()}\n"
-        f"\n## Files\n\n- policy.te: your policy (edit this)\n- world.te: the lab's types "
-        f"(read only)\n- audit.log: denials of the starting policy, run in permissive mode\n"
+        f"\n## Files\n\n- policy.te: your policy (edit this)\n- world.te, common.te: the "
+        f"lab's types and shared basics (read only)\n- audit.log: denials of the starting "
+        f"policy, run in permissive mode\n"
         f"\n## Loop\n\n    kernel-sim lab check {lab.name} --policy {policy}\n"
-        f"    kernel-sim audit2why -i {out / 'audit.log'} -p POLICY...\n"
+        f"    kernel-sim audit2why -i {out / 'audit.log'} -p {files}\n"
+        f"    kernel-sim audit2allow -i {out / 'audit.log'} -p {files} -M mymodule\n"
         f"    kernel-sim lab check {lab.name} --policy {policy} --hint 1\n", encoding="utf-8")
     log = permissive_log(lab, policy)
     (out / "audit.log").write_text("".join(ln + "\n" for ln in log), encoding="utf-8")

@@ -18,7 +18,7 @@ from .conftest import Run
 
 
 def _policy_args(lab_dir: Path) -> list[str]:
-    return [str(BASE_CONF), str(COMMON_TE), str(lab_dir / "world.te"), str(lab_dir / "policy.te")]
+    return [str(BASE_CONF), *(str(lab_dir / f) for f in ("common.te", "world.te", "policy.te"))]
 
 
 def _allow_lines(text: str) -> set[str]:
@@ -52,6 +52,7 @@ def test_start_writes_permissive_log(cli: Run, tmp_path: Path) -> None:
     assert len(avcs) == 8 and all("permissive=1" in a for a in avcs)
     assert {"tclass=sem"} == {a.split()[-2] for a in avcs}
     assert (d / "policy.te").read_text() == get_lab("audit_loop").start.read_text()
+    assert (d / "common.te").read_text() == COMMON_TE.read_text()
     assert "## Objectives" in (d / "README.md").read_text()
     rc, _, err = cli("lab", "start", "audit_loop", str(d))
     assert rc == 2 and "exists" in err
@@ -63,7 +64,7 @@ def test_audit2allow_round_trip(cli: Run, tmp_path: Path,
     d = _start(cli, "audit_loop", tmp_path)
     monkeypatch.chdir(tmp_path)
     rc, _, err = cli("audit2allow", "-i", str(d / "audit.log"), "-p", *_policy_args(d),
-                       "-M", "jobs")
+                     "-M", "jobs")
     assert rc == 0, err
     module = tmp_path / "jobs.te"
     assert _allow_lines(module.read_text()) == {
