@@ -95,7 +95,7 @@ def test_neverallow_refused_by_our_audit2allow(cli: Run, tmp_path: Path) -> None
     assert ("allow reporting_t pay_data_t:file { open read }; violates the neverallow rule"
             in err)
     assert "neverallow { domain -payment_t -unconfined_domain } pay_data_t:file" in err
-    rc, _, err = cli("audit2allow", "-i", str(d / "audit.log"), "-p", *_policy_args(d),
+    rc, out, err = cli("audit2allow", "-i", str(d / "audit.log"), "-p", *_policy_args(d),
                        "--force")
     assert rc == 0 and "#!!!! WARNING: violates neverallow" in out
     # the naive grant as a submission: the compiler refuses it, the grade is 0
