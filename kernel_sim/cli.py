@@ -68,7 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = scenario.run(seed=args.seed, trace=True, options=options)
         other = None
-        if args.compare:
+        if args.compare and len(args.compare) == 1 and args.compare[0] in scenario.variants:
+            other = scenario.run(seed=args.seed, trace=True,  # another variant of the story
+                                 options={**options, "variant": args.compare[0], "mode": None,
+                                          "policy": []})
+        elif args.compare:
             other = scenario.run(seed=args.seed, trace=True,
                                  options={**options, "policy": args.compare,
                                           "mode": args.mode or "enforcing"})
@@ -94,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         flips = compare(result, other)
         if args.json:
             doc = {"scenario": scenario.name, "compare": args.compare,
-                   "flips": [{"process": f.key[0], "syscall": f.key[1], "args": f.key[2],
+                   "flips": [{"pid": int(f.key[0]), "syscall": f.key[1], "args": f.key[2],
                               "before": f.before.outcome if f.before else None,
                               "after": f.after.outcome if f.after else None,
                               "after_rule": f.after.rule if f.after else ""} for f in flips]}
@@ -145,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--variant", metavar="NAME",
                     help="vulnerable or hardened (default: the scenario's default)")
     rp.add_argument("--compare", nargs="+", metavar="POLICY",
-                    help="replay under this policy and list the decisions that flipped")
+                    help="replay under this policy (files, or a variant name) and list the "
+                         "operations whose decision flipped")
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--audit-log", metavar="FILE")
     rp.add_argument("--trace", metavar="FILE.jsonl")

@@ -61,6 +61,9 @@ class FlowTracker:
     kernel: Kernel
     secrets: list[Secret] = field(factory=list)
     hops: list[Hop] = field(factory=list)
+    #: who mapped which shared object (plain stores into it are not system calls, so a
+    #: secret read from memory is traced back to a holder that had it mapped)
+    mapped: dict[str, list[tuple[float, int, str, str]]] = field(factory=dict)
 
     def declare(self, name: str, value: bytes, owner: str) -> Secret:
         s = Secret(name, bytes(value), owner)
@@ -72,6 +75,12 @@ class FlowTracker:
                      err: int) -> None:
         """At every syscall exit (only while tracking is on)."""
         if err or not self.secrets:
+            return
+        if name in ("shmat", "mmap"):
+            m = task.process.mm.find(result) if isinstance(result, int) else None
+            if m is not None and m.shared:
+                self.mapped.setdefault(_mapping_name(m), []).append(
+                    (round(self.kernel.env.now, 9), task.pid, task.comm, name))
             return
         idx = SINKS.get(name)
         if idx is not None:
@@ -135,6 +144,19 @@ class FlowTracker:
         seen = {comm}
         while True:
             last = chain[0]
+            if last.syscall == "mem_read":
+                writer = self._mapper(s, last, seen)
+                if writer is None:
+                    break
+                chain.insert(0, writer)
+                if writer.comm == s.owner:
+                    break
+                seen.add(writer.comm)
+                before = [h for h in self.reached(secret, writer.comm) if h.t <= last.t]
+                if not before:
+                    break
+                chain.insert(0, before[-1])
+                continue
             into = [h for h in self.hops if h.secret == secret and h.direction == "in"
                     and h.t <= last.t and h is not last]
             if not into:
@@ -149,6 +171,15 @@ class FlowTracker:
                 break
             chain.insert(0, before[-1])
         return chain
+
+    def _mapper(self, s: Secret, read: Hop, seen: set[str]) -> Hop | None:
+        """The latest process that had ``read.obj`` mapped and held the secret by then."""
+        for t, pid, comm, call in reversed(self.mapped.get(read.obj, [])):
+            if comm in seen or pid == read.pid or t > read.t:
+                continue
+            if comm == s.owner or any(h.t <= read.t for h in self.reached(s.name, comm)):
+                return Hop(s.name, t, pid, comm, f"{call}+store", read.obj, "in")
+        return None
 
     def holders(self, secret: str) -> list[str]:
         """Every process (comm) the secret reached, in order of first arrival."""

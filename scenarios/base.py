@@ -147,6 +147,8 @@ class Scenario:
     source: str = ""
     #: policy fragments are relative to this folder
     base_dir: Path = _HERE
+    #: expectations read the trace (syscall outcomes), so every run traces
+    needs_trace: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.variants:
@@ -199,7 +201,7 @@ class Scenario:
         options = options or {}
         v = self.resolve(options.get("variant"), options.get("mode"))
         k = Kernel(lsms=self.modules(v.mode, options.get("policy") or (), v.policy),
-                   seed=seed, trace=trace)
+                   seed=seed, trace=trace or self.needs_trace)
         k.flow = FlowTracker(k)
         ctx = Context(k, v.mode, variant=v.name)
         for name, (value, owner) in self.secrets.items():

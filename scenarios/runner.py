@@ -52,8 +52,9 @@ class Decision:
         return self.outcome == "ok" and bool(self.by)
 
     def key(self) -> tuple[str, str, str]:
-        """Identity of the operation across two runs of the same scenario."""
-        return (self.comm, self.syscall, _short_args(self.args))
+        """Identity of the operation across two runs of the same scenario: pids are
+        deterministic (same spawns, same order) while a comm changes at execve."""
+        return (str(self.pid), self.syscall, _short_args(self.args))
 
     def line(self) -> str:
         call = f"{self.comm}[{self.pid}] {self.syscall}({_short_args(self.args)})"
@@ -253,7 +254,9 @@ class Flip:
     after: Decision | None
 
     def line(self) -> str:
-        comm, call, args = self.key
+        pid, call, args = self.key
+        d0 = self.before or self.after
+        comm = f"{d0.comm}[{pid}]" if d0 is not None else pid
 
         def show(d: Decision | None) -> str:
             if d is None:

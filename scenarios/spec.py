@@ -453,7 +453,8 @@ def load(path: str | Path) -> Scenario:
     sc = Scenario(name=name, summary=summary, primitives=tuple(primitives), story=story,
                   setup=setup, expect=expect, policy=tuple(fragments),
                   default_mode=variants[default_variant].mode, variants=variants,
-                  secrets=secrets, source=str(file), base_dir=file.parent)
+                  secrets=secrets, source=str(file), base_dir=file.parent,
+                  needs_trace=True)
     return sc
 
 
