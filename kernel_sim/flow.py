@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
 
+from kernel_sim.constants import PROT_WRITE
+
 if TYPE_CHECKING:
     from kernel_sim.kernel import Kernel
     from kernel_sim.process import Mapping
@@ -78,7 +80,7 @@ class FlowTracker:
             return
         if name in ("shmat", "mmap"):
             m = task.process.mm.find(result) if isinstance(result, int) else None
-            if m is not None and m.shared:
+            if m is not None and m.shared and m.prot & PROT_WRITE:  # could store into it
                 self.mapped.setdefault(_mapping_name(m), []).append(
                     (round(self.kernel.env.now, 9), task.pid, task.comm, name))
             return
