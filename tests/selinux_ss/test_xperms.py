@@ -13,12 +13,8 @@ import pytest
 from lsm.selinux.policy.binary import read_policy_file
 from lsm.selinux.policy.errors import PolicyError
 from lsm.selinux.policy.loader import load_policy
-from lsm.selinux.ss.services import (
-    XPERMS_ALLOWED,
-    XPERMS_AUDITALLOW,
-    XPERMS_DONTAUDIT,
-    SecurityServer,
-)
+from lsm.selinux.ss.services import SecurityServer
+from lsm.selinux.ss.xperms import XPERMS_ALLOWED, XPERMS_AUDITALLOW, XPERMS_DONTAUDIT
 from tests.selinux_ss.conftest import POLICIES, checkpolicy_build
 
 XPERM_RULES = """

@@ -12,6 +12,10 @@ Mirrors ``security/selinux/ss/services.c``:
 * :meth:`SecurityServer.explain` is libsepol's ``sepol_compute_av_reason`` as used by
   ``audit2why``: *why* a set of permissions is denied.
 
+Helpers live beside it as in ``ss/``: :mod:`.mls`, :mod:`.constraint`, :mod:`.conditional`,
+:mod:`.context`, :mod:`.sidtab`, :mod:`.labels` (ocontext lookups), :mod:`.xperms` (ioctl
+decisions) and :mod:`.mapping` (kernel class tables, ``handle_unknown``).
+
 Decisions are in the policy's permission bit order (see :mod:`lsm.selinux.ss.avd`); use
 :class:`ClassMapping` to translate to and from a kernel class table, honouring
 ``handle_unknown`` as ``selinux_set_mapping``/``map_decision`` do.
@@ -19,17 +23,18 @@ Decisions are in the policy's permission bit order (see :mod:`lsm.selinux.ss.avd
 
 from __future__ import annotations
 
-import ipaddress
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from attrs import evolve, frozen
 
 from lsm.selinux.policy.errors import InvalidClass, InvalidContext, InvalidSymbol
+from lsm.selinux.ss import labels, xperms
 from lsm.selinux.ss.avd import ALL_PERMS, AVD_FLAGS_PERMISSIVE, AvDecision
 from lsm.selinux.ss.conditional import CondIndex, CondRule
 from lsm.selinux.ss.constraint import constraint_eval, constraint_text, is_mls_constraint
 from lsm.selinux.ss.context import context_invalid_reason, format_context, parse_context
+from lsm.selinux.ss.mapping import ClassMapping
 from lsm.selinux.ss.mls import compute_range, format_range
 from lsm.selinux.ss.policydb import (
     AVTAB_ALLOWED,
@@ -39,11 +44,6 @@ from lsm.selinux.ss.policydb import (
     AVTAB_MEMBER,
     AVTAB_TRANSITION,
     AVTAB_TYPE,
-    AVTAB_XPERMS_ALLOWED,
-    AVTAB_XPERMS_AUDITALLOW,
-    AVTAB_XPERMS_DONTAUDIT,
-    AVTAB_XPERMS_IOCTLDRIVER,
-    AVTAB_XPERMS_IOCTLFUNCTION,
     DEFAULT_SOURCE,
     DEFAULT_TARGET,
     HANDLE_UNKNOWN_ALLOW,
@@ -57,6 +57,7 @@ from lsm.selinux.ss.policydb import (
     values,
 )
 from lsm.selinux.ss.sidtab import SidTab
+from lsm.selinux.ss.xperms import XpermsDecision
 
 __all__ = [
     "REASON_ALLOW",
@@ -120,30 +121,6 @@ class AvReason:
     def name(self) -> str:
         """``ALLOW``, ``TERULE``, ... as audit2why names the code."""
         return REASON_NAMES[self.code]
-
-
-#: ``XpermsDecision.used`` bits (``EXTENDED_PERMS_*`` in security.h)
-XPERMS_ALLOWED = 1
-XPERMS_AUDITALLOW = 2
-XPERMS_DONTAUDIT = 4
-_ALL_256 = (1 << 256) - 1
-
-
-@frozen
-class XpermsDecision:
-    """``struct extended_perms_decision`` for one ioctl driver (high byte of the command):
-    256-bit function bitmaps (bit ``n`` = command ``driver << 8 | n``); ``used`` says which of
-    the three sets any rule touched."""
-
-    driver: int
-    used: int
-    allowed: int
-    auditallow: int
-    dontaudit: int
-
-    def allows(self, cmd: int) -> bool:
-        """Is ioctl command ``cmd`` (16 bits) allowed by this driver's decision?"""
-        return (cmd >> 8) == self.driver and bool((self.allowed >> (cmd & 0xFF)) & 1)
 
 
 def _is_socket_class(name: str) -> bool:
@@ -363,15 +340,8 @@ class SecurityServer:
         """The 256-bit set of ioctl drivers that have extended-permission rules
         (``services_compute_xperms_drivers``): only for these drivers does the kernel go on to
         :meth:`compute_xperms_decision`; other ioctls are decided by the plain ``ioctl`` perm."""
-        cls = self._class(tclass)
-        drivers = 0
-        for _kind, x in self._xperm_rules(self.sid_to_struct(ssid), self.sid_to_struct(tsid),
-                                          cls.value):  # fmt: skip
-            if x.specified == AVTAB_XPERMS_IOCTLDRIVER:
-                drivers |= x.perms
-            elif x.specified == AVTAB_XPERMS_IOCTLFUNCTION:
-                drivers |= 1 << x.driver
-        return drivers
+        s, t = self.sid_to_struct(ssid), self.sid_to_struct(tsid)
+        return xperms.drivers(self._xperm_rules(s, t, self._class(tclass).value))
 
     def compute_xperms_decision(
         self, ssid: int, tsid: int, tclass: int | str, driver: int
@@ -380,31 +350,10 @@ class SecurityServer:
         p = self.policydb
         cls = p.classes.get(tclass) if isinstance(tclass, str) else p.classes.at(tclass)
         if cls is None:
-            everything = _ALL_256 if p.handle_unknown == HANDLE_UNKNOWN_ALLOW else 0
+            everything = xperms.ALL_256 if p.handle_unknown == HANDLE_UNKNOWN_ALLOW else 0
             return XpermsDecision(driver, 0, everything, 0, 0)
-        used = allowed = auditallow = dontaudit = 0
-        for kind, x in self._xperm_rules(self.sid_to_struct(ssid), self.sid_to_struct(tsid),
-                                         cls.value):  # fmt: skip
-            if x.specified == AVTAB_XPERMS_IOCTLFUNCTION:
-                if x.driver != driver:
-                    continue
-                bitmap = x.perms
-            elif x.specified == AVTAB_XPERMS_IOCTLDRIVER:
-                if not (x.perms >> driver) & 1:
-                    continue
-                bitmap = _ALL_256
-            else:
-                continue
-            if kind == AVTAB_XPERMS_ALLOWED:
-                used |= XPERMS_ALLOWED
-                allowed |= bitmap
-            elif kind == AVTAB_XPERMS_AUDITALLOW:
-                used |= XPERMS_AUDITALLOW
-                auditallow |= bitmap
-            elif kind == AVTAB_XPERMS_DONTAUDIT:
-                used |= XPERMS_DONTAUDIT
-                dontaudit |= bitmap
-        return XpermsDecision(driver, used, allowed, auditallow, dontaudit)
+        s, t = self.sid_to_struct(ssid), self.sid_to_struct(tsid)
+        return xperms.decision(self._xperm_rules(s, t, cls.value), driver)
 
     def _te(self, stype: int, ttype: int, tclass: int, states: list[bool | None]) -> _TeEntry:
         """Allow/auditallow/auditdeny from TE rules (unconditional + enabled conditional)."""
@@ -753,33 +702,25 @@ class SecurityServer:
 
     def port_sid(self, protocol: int, port: int) -> int:
         """``security_port_sid``: first ``portcon`` covering the port, else the port SID."""
-        for pc in self.policydb.portcons:
-            if pc.protocol == protocol and pc.low <= port <= pc.high:
-                return self.sidtab.context_to_sid(pc.context)
-        return SECINITSID_PORT
+        ctx = labels.port_context(self.policydb, protocol, port)
+        return SECINITSID_PORT if ctx is None else self.sidtab.context_to_sid(ctx)
 
     def netif_sid(self, name: str) -> int:
         """``security_netif_sid``: the interface's ``netifcon`` context, else the netif SID."""
-        for nc in self.policydb.netifcons:
-            if nc.name == name:
-                return self.sidtab.context_to_sid(nc.if_context)
-        return SECINITSID_NETIF
+        found = labels.netif_contexts(self.policydb, name)
+        return SECINITSID_NETIF if found is None else self.sidtab.context_to_sid(found[0])
 
     def node_sid(self, addr: str) -> int:
         """``security_node_sid`` for an IPv4 or IPv6 address string (first matching nodecon)."""
-        ip = ipaddress.ip_address(addr)
-        value = int(ip)
-        v6 = ip.version == 6
-        for nc in self.policydb.nodecons:
-            if nc.ipv6 == v6 and (value & nc.mask) == nc.addr:
-                return self.sidtab.context_to_sid(nc.context)
-        return SECINITSID_NODE
+        ctx = labels.node_context(self.policydb, addr)
+        return SECINITSID_NODE if ctx is None else self.sidtab.context_to_sid(ctx)
 
     def fs_use(self, fstype: str) -> tuple[int, int]:
-        """``security_fs_use``: (behavior, sid) for a filesystem type."""
-        for fu in self.policydb.fs_uses:
-            if fu.fstype == fstype:
-                return fu.behavior, self.sidtab.context_to_sid(fu.context)
+        """``security_fs_use``: (behavior, sid) for a filesystem type: its ``fs_use_*``
+        statement, else genfs if the filesystem has a ``genfscon`` for "/", else none."""
+        fu = labels.fs_use_entry(self.policydb, fstype)
+        if fu is not None:
+            return fu.behavior, self.sidtab.context_to_sid(fu.context)
         sid = self.genfs_sid(fstype, "/", 0)
         if sid is not None:
             return SECURITY_FS_USE_GENFS, sid
@@ -788,65 +729,6 @@ class SecurityServer:
     def genfs_sid(self, fstype: str, path: str, tclass: int | str = 0) -> int | None:
         """``security_genfs_sid``: the longest ``genfscon`` prefix of ``path`` for the class
         (entries without a class match any); None when nothing matches."""
-        entries = self.policydb.genfs.get(fstype)
-        if not entries:
-            return None
-        cval = 0
-        if tclass:
-            cls = self._class(tclass)
-            cval = cls.value
-        best = None
-        for g in sorted(entries, key=lambda g: -len(g.path)):
-            if (not g.sclass or g.sclass == cval) and path.startswith(g.path):
-                best = g
-                break
-        return self.sidtab.context_to_sid(best.context) if best is not None else None
-
-
-class ClassMapping:
-    """A kernel class table mapped onto the policy (``selinux_set_mapping``).
-
-    ``classes`` is a sequence of ``(class name, [perm names...])``; kernel class ``i`` (0-based
-    index into it) and kernel permission bit ``j`` (index into its list).  :meth:`map_decision`
-    converts a policy-order decision into kernel order, applying ``handle_unknown`` to classes
-    and permissions the policy lacks (``map_decision``).
-    """
-
-    def __init__(self, p: PolicyDB, classes: Iterable[tuple[str, Iterable[str]]]) -> None:
-        self.allow_unknown = p.handle_unknown == HANDLE_UNKNOWN_ALLOW
-        self.classes: list[tuple[str, int, list[int]]] = []
-        self.unknown: list[str] = []
-        for name, perms in classes:
-            cls = p.classes.get(name)
-            if cls is None:
-                self.unknown.append(name)
-                self.classes.append((name, 0, [0 for _ in perms]))
-                continue
-            bits_: list[int] = []
-            for perm in perms:
-                v = cls.all_perms.get(perm)
-                if v is None:
-                    self.unknown.append(f"{name}:{perm}")
-                bits_.append(1 << (v - 1) if v else 0)
-            self.classes.append((name, cls.value, bits_))
-
-    def policy_class(self, kclass: int) -> int:
-        """The policy class value for kernel class index ``kclass`` (0: unknown)."""
-        return self.classes[kclass][1]
-
-    def map_decision(self, kclass: int, d: AvDecision) -> AvDecision:
-        """Policy-order decision -> kernel-order decision for kernel class ``kclass``."""
-        _, pval, perm_bits = self.classes[kclass]
-        if not pval:
-            allowed = ALL_PERMS if self.allow_unknown else 0
-            return AvDecision(allowed, 0, ALL_PERMS, d.seqno, d.flags)
-        allowed = auditallow = 0
-        auditdeny = ALL_PERMS & ~((1 << len(perm_bits)) - 1)
-        for i, b in enumerate(perm_bits):
-            if (d.allowed & b) or (self.allow_unknown and not b):
-                allowed |= 1 << i
-            if d.auditallow & b:
-                auditallow |= 1 << i
-            if (d.auditdeny & b) or (not self.allow_unknown and not b):
-                auditdeny |= 1 << i
-        return AvDecision(allowed, auditallow, auditdeny, d.seqno, d.flags)
+        sclass = self._class(tclass).value if tclass else 0
+        ctx = labels.genfs_context(self.policydb, fstype, path, sclass)
+        return None if ctx is None else self.sidtab.context_to_sid(ctx)
