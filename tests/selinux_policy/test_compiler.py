@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lsm.selinux.policy.compiler import compile_files, compile_text
@@ -260,3 +262,18 @@ def test_module_with_requires_and_optional() -> None:
     f = cv(db, "file")
     assert db.avtab[(tv(db, "user_t"), tv(db, "m_t"), f, P.AVTAB_ALLOWED)] == pm(db, "file", "read")
     assert (tv(db, "user_t"), tv(db, "tmp_t"), f, P.AVTAB_ALLOWED) in db.avtab
+
+
+def test_load_policy_takes_base_and_fragment(tmp_path: Path) -> None:
+    """The public entry point (``load_policy``) compiles source through compile_files."""
+    from lsm.selinux.policy.base import BASE_CONF
+    from lsm.selinux.policy.loader import load_policy
+
+    local = tmp_path / "local.te"
+    local.write_text("type app_t, domain;\nrole user_r types app_t;\n"
+                     "allow app_t self:msgq { create enqueue write read associate };\n")
+    policy = load_policy(BASE_CONF, local)
+    ctx = "user_u:user_r:app_t:s0"
+    assert policy.compute_av(ctx, ctx, "msgq").allowed == {"create", "enqueue", "write", "read",
+                                                          "associate"}
+    assert policy.compute_av(ctx, "system_u:object_r:etc_t:s0", "file").allowed == set()

@@ -45,7 +45,7 @@ _WHICH_ATTR = {"1": 0, "2": P.CEXPR_TARGET, "3": P.CEXPR_XTARGET}
 
 @define(slots=True)
 class _Granted:
-    """An allow rule as the neverallow check needs it (types fully expanded)."""
+    """An allow rule as the neverallow check needs it (sets expanded before the check)."""
 
     pos: A.Pos
     src: int
@@ -79,9 +79,8 @@ class RuleCompiler:
             self.neverallows.append(rule)
             return
         spec = _AV_KIND[rule.kind]
-        if spec == P.AVTAB_ALLOWED:
-            self.granted.append(_Granted(rule.pos, s.expand_types(src), s.expand_types(tgt),
-                                         has_self, masks))
+        if spec == P.AVTAB_ALLOWED:  # attributes are expanded later, if a neverallow needs it
+            self.granted.append(_Granted(rule.pos, src, tgt, has_self, masks))
         pairs = [(a, b) for a in members(src) for b in members(tgt)]
         if has_self:
             pairs += [(a, a) for a in members(s.expand_types(src))]
@@ -382,6 +381,9 @@ class RuleCompiler:
     def check_neverallows(self) -> None:
         """Report the first allow rule that grants what a neverallow forbids (both positions)."""
         s = self.syms
+        if self.neverallows:
+            for g in self.granted:
+                g.src, g.tgt = s.expand_types(g.src), s.expand_types(g.tgt)
         for rule in self.neverallows:
             src, _ = s.type_set(rule.src, always_expand=True)
             tgt, nself = s.type_set(rule.tgt, always_expand=True, allow_self=True)

@@ -33,13 +33,12 @@ def bit(value: int) -> int:
 
 
 def members(bitmap: int) -> list[int]:
-    """1-based values set in ``bitmap``."""
-    out, v = [], 1
+    """1-based values set in ``bitmap`` (one step per set bit, not per bit position)."""
+    out = []
     while bitmap:
-        if bitmap & 1:
-            out.append(v)
-        bitmap >>= 1
-        v += 1
+        low = bitmap & -bitmap
+        out.append(low.bit_length())
+        bitmap ^= low
     return out
 
 
