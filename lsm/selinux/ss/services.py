@@ -35,7 +35,7 @@ from lsm.selinux.ss.conditional import CondIndex, CondRule
 from lsm.selinux.ss.constraint import constraint_eval, constraint_text, is_mls_constraint
 from lsm.selinux.ss.context import context_invalid_reason, format_context, parse_context
 from lsm.selinux.ss.mapping import ClassMapping
-from lsm.selinux.ss.mls import compute_range, format_range
+from lsm.selinux.ss.mls import compute_range
 from lsm.selinux.ss.policydb import (
     AVTAB_ALLOWED,
     AVTAB_AUDITALLOW,
@@ -254,29 +254,7 @@ class SecurityServer:
         old_bools = {b.name: self._bool_state[b.value - 1] for b in old_p.bools}
         fresh = SecurityServer(policydb, seqno=self.seqno + 1, audit=self.audit)
         fresh.enforcing = self.enforcing
-        default_range = None
-        if policydb.mls and not old_p.mls:
-            isid = policydb.isids.get(SECINITSID_UNLABELED)
-            default_range = isid.context.range if isid is not None else None
-        tab = fresh.sidtab
-        for sid, ctx in old_tab.items():
-            if sid in policydb.isids:
-                continue  # initial SIDs take the new policy's contexts
-            if isinstance(ctx, str):
-                text = ctx
-            else:
-                text = (f"{old_p.user_name(ctx.user)}:{old_p.role_name(ctx.role)}:"
-                        f"{old_p.type_name(ctx.type)}")  # fmt: skip
-                if old_p.mls and policydb.mls and ctx.range is not None:
-                    text += ":" + format_context(old_p, ctx).split(":", 3)[3]
-            if default_range is not None and isinstance(ctx, Context):
-                text += ":" + format_range(policydb, default_range)
-            try:
-                new_ctx = parse_context(policydb, text)
-            except InvalidContext:
-                tab.insert_invalid(sid, ctx if isinstance(ctx, str) else format_context(old_p, ctx))
-                continue
-            tab.insert(sid, new_ctx)
+        fresh.sidtab.convert_from(old_tab, old_p, policydb)
         keep = {n: v for n, v in old_bools.items() if fresh.policydb.bools.get(n) is not None}
         changed = fresh.set_bools(keep) if keep else []
         fresh.seqno = self.seqno + 1

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lsm.selinux.policy.errors import InvalidContext
+from lsm.selinux.ss.context import format_context, parse_context
+from lsm.selinux.ss.mls import format_range
 from lsm.selinux.ss.policydb import Context, PolicyDB
 
 #: the first SID handed out for a non-initial context (``SECINITSID_NUM + 1``)
 SECINITSID_NUM = 27
+SECINITSID_UNLABELED = 3
 
 
 class SidTab:
@@ -67,6 +71,34 @@ class SidTab:
         """Keep ``sid`` with a context the policy rejects, as text."""
         self._invalid[sid] = text
         self._next = max(self._next, sid + 1)
+
+    def convert_from(self, old: SidTab, old_p: PolicyDB, new_p: PolicyDB) -> None:
+        """Carry the SIDs of ``old`` (under ``old_p``) into this table (under ``new_p``), as
+        the kernel's ``convert_context`` does on a policy load: by name, dropping the range
+        for a non-MLS policy and giving non-MLS contexts the ``unlabeled`` initial SID's range
+        in an MLS one; contexts the new policy rejects are kept as invalid text."""
+        default_range = None
+        if new_p.mls and not old_p.mls:
+            isid = new_p.isids.get(SECINITSID_UNLABELED)
+            default_range = isid.context.range if isid is not None else None
+        for sid, ctx in list(old.items()):
+            if sid in new_p.isids:
+                continue  # initial SIDs take the new policy's contexts
+            if isinstance(ctx, str):
+                text = ctx
+            else:
+                text = (f"{old_p.user_name(ctx.user)}:{old_p.role_name(ctx.role)}:"
+                        f"{old_p.type_name(ctx.type)}")  # fmt: skip
+                if old_p.mls and new_p.mls and ctx.range is not None:
+                    text += ":" + format_context(old_p, ctx).split(":", 3)[3]
+                if default_range is not None:
+                    text += ":" + format_range(new_p, default_range)
+            try:
+                self.insert(sid, parse_context(new_p, text))
+            except InvalidContext:
+                self.insert_invalid(
+                    sid, ctx if isinstance(ctx, str) else format_context(old_p, ctx)
+                )
 
     def __len__(self) -> int:
         return len(self._by_sid) + len(self._invalid)
