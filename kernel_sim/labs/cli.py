@@ -1,5 +1,6 @@
-"""``kernel-sim lab list|show NAME|start NAME DIR|check NAME --policy FILE [--json] [--hint N]``
-and the instructor's ``kernel-sim lab check NAME --submissions DIR`` (CSV + JSON gradebook).
+"""``kernel-sim lab list|show NAME|start NAME DIR|check NAME --policy FILE [--json] [--hint N]``,
+the instructor's ``kernel-sim lab check NAME --submissions DIR`` (CSV + JSON gradebook) and
+``kernel-sim lab coverage SCENARIO...`` (policy coverage of scenario runs).
 
 Exit status: ``check`` 0 when every graded case passes, 1 otherwise (or a policy error), 2 for
 bad input (unknown lab, missing file).
@@ -114,6 +115,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if g.ok else 1
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Policy coverage of scenario runs: per scenario and in total."""
+    from lsm.selinux import BASE_CONF
+    from lsm.selinux.coverage import Recorder, Report, merge, recording, report, source_rules
+    from scenarios import get
+
+    per: dict[str, tuple[bool, Report, list[str]]] = {}
+    for name in args.scenario:
+        try:
+            sc = get(name)
+        except KeyError:
+            raise LabError(f"unknown scenario {name!r}") from None
+        v = sc.resolve(args.variant, None if args.variant else "enforcing")
+        files = list(args.rules or [f for f in sc.default_policy(v.policy)
+                                    if Path(f) != BASE_CONF])
+        rec = Recorder()
+        with recording(rec):
+            result = sc.run(options={"variant": v.name} if args.variant else
+                            {"mode": "enforcing"})
+        if not rec.runs:
+            raise LabError(f"scenario {name} ran without SELinux: nothing to cover")
+        db = rec.runs[0][0].policy.policydb
+        per[name] = (result.ok, report(db, source_rules(files), rec.exercised()), files)
+    total = merge(r for _, r, _ in per.values())
+    if args.json:
+        print(json.dumps({"scenarios": {n: {"ok": ok, "rules_from": files, **r.to_json()}
+                                        for n, (ok, r, files) in per.items()},
+                          "total": total.to_json()}, indent=2))
+        return 0
+    for n, (ok, r, files) in per.items():
+        print(f"== {n} ({'checks pass' if ok else 'checks FAIL'}; rules of "
+              f"{', '.join(Path(f).name for f in files)}): {r.used} of {r.granted} granted "
+              "permissions exercised")
+    print("== total over " + ", ".join(per))
+    print(total.format())
+    return 0
+
+
 def _guard(fn: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -150,3 +189,12 @@ def register(sub: Any) -> None:
     p.add_argument("--hint", type=int, metavar="N", help="reveal hint N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_check))
+    p = ls.add_parser("coverage", help="policy coverage of scenario runs (used vs unused "
+                      "grants, per scenario and in total)")
+    p.add_argument("scenario", nargs="+")
+    p.add_argument("--rules", action="append", metavar="FILE",
+                   help="policy source whose allow rules are measured (default: the "
+                        "scenarios' own fragments)")
+    p.add_argument("--variant", metavar="NAME", help="scenario variant (default: enforcing)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_coverage))

@@ -38,10 +38,14 @@ class CaseResult:
     hint: str = ""
     #: student rules that granted what an attack used
     culprits: list[str] = field(factory=list)
+    #: per-case coverage of a legitimate case: the student rules (file:line:col) it used
+    uses: list[str] = field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "visible": self.visible,
                                "what": self.what, "passed": self.passed}
+        if self.kind == "legit":
+            out["uses_rules"] = self.uses
         if not self.passed or self.kind == "info":
             out.update(detail=self.detail, denials=self.denials, hint=self.hint,
                        culprits=self.culprits)
@@ -191,6 +195,8 @@ def grade(lab: Lab, student: str | Path, hint: int | None = None) -> Grade:
         ctx, se = run_case(lab, case, policy, recorder=rec)
         passed, detail = _judge(case, ctx)
         res = CaseResult(case.name, case.kind, case.visible, case.what, passed, detail)
+        if case.kind == "legit":
+            res.uses = [r.where for r in report(db, rules, rec.exercised(se)).rules if r.used]
         if case.kind != "legit" and needed is None:
             needed = legit.exercised()
         if not passed or case.kind == "info":

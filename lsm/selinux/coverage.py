@@ -16,7 +16,8 @@ never expanded into tuple lists (``allow domain domain:* *`` is counted arithmet
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from lsm.selinux.policy import ast as A
 from lsm.selinux.policy.parser import parse_file
 from lsm.selinux.ss import policydb as P
 
-__all__ = ["Access", "Recorder", "Report", "RuleCoverage", "SourceRule", "report", "source_rules"]
+__all__ = ["Access", "Recorder", "Report", "RuleCoverage", "SourceRule", "merge", "recording",
+           "report", "source_rules"]
 
 #: (source type, target type, class, permission), all names
 Access = tuple[str, str, str, str]
@@ -255,3 +257,43 @@ def report(db: P.PolicyDB, rules: Sequence[SourceRule], exercised: Iterable[Acce
                 covered.add(acc)
         out.append(rc)
     return Report(out, exercised, exercised - covered)
+
+
+@contextmanager
+def recording(rec: Recorder) -> Iterator[Recorder]:
+    """Attach ``rec`` to every SELinux module booted inside the block: for code that builds
+    its own kernels (scenario runners), where no module is at hand before the run."""
+    from lsm.selinux.module import SELinux
+
+    orig = SELinux.kernel_booted
+
+    def booted(self: Any, kernel: Any) -> None:
+        rec.attach(self)
+        orig(self, kernel)
+
+    SELinux.kernel_booted = booted  # type: ignore[method-assign]
+    try:
+        yield rec
+    finally:
+        SELinux.kernel_booted = orig  # type: ignore[method-assign]
+
+
+def merge(reports: Iterable[Report]) -> Report:
+    """The total of several reports (e.g. one per scenario, each on its own policy): a rule,
+    known by its ``file:line:col``, is used by the union of what each run used."""
+    by_where: dict[str, RuleCoverage] = {}
+    exercised: set[Access] = set()
+    outside: set[Access] = set()
+    for rep in reports:
+        exercised |= rep.exercised
+        outside |= rep.outside
+        for r in rep.rules:
+            t = by_where.get(r.where)
+            if t is None:
+                by_where[r.where] = RuleCoverage(r.where, r.text, r.cond, r.granted,
+                                                 set(r.used))
+            else:
+                t.granted = max(t.granted, r.granted)
+                t.used |= r.used
+    covered = {a for r in by_where.values() for a in r.used}
+    return Report(list(by_where.values()), exercised, outside - covered)

@@ -85,3 +85,40 @@ def test_gradebook(cli: Run, tmp_path: Path) -> None:
     assert "gradebook for lab unix_one_client: 4 submission(s)" in out
     rc, _, err = cli("lab", "check", "unix_one_client", "--submissions", str(tmp_path / "x"))
     assert rc == 2 and "no such submissions folder" in err
+
+
+def test_per_case_rules_in_json(cli: Run) -> None:
+    rc, out, _ = cli("lab", "check", "msgq_roles", "--policy", str(solution("msgq_roles")),
+                     "--json")
+    assert rc == 0
+    doc = json.loads(out)
+    uses = {c["name"]: c["uses_rules"] for c in doc["cases"] if c["kind"] == "legit"}
+    # the monitor's case: the owner's queue and message rules and the associate-only rule,
+    # none of the auditor's (lines 5 and 6)
+    assert [u.rsplit(":", 2)[1] for u in uses["monitor-associates"]] == ["2", "3", "8"]
+    assert [u.rsplit(":", 2)[1] for u in uses["auditor-reads"]] == ["2", "3", "5", "6"]
+    assert all("uses_rules" not in c for c in doc["cases"] if c["kind"] == "attack")
+
+
+def test_scenario_coverage_per_scenario_and_total(cli: Run) -> None:
+    """``lab coverage``: the two db.te scenarios each use part of db.te; the total is the
+    union, rule by rule."""
+    rc, out, err = cli("lab", "coverage", "shm-credential-theft", "httpd-sendmail-boolean",
+                       "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    per = doc["scenarios"]
+    assert set(per) == {"shm-credential-theft", "httpd-sendmail-boolean"}
+    for rep in per.values():
+        assert rep["ok"] and 0 < rep["used"] < rep["granted"]
+    total = doc["total"]
+    by_rule: dict[str, set[str]] = {}
+    for rep in per.values():
+        for r in rep["rules"]:
+            by_rule.setdefault(r["where"], set()).update(r["used_permissions"])
+    assert total["used"] == sum(len(v) for v in by_rule.values())
+    assert total["used"] > max(rep["used"] for rep in per.values())
+    rc, out, _ = cli("lab", "coverage", "shm-credential-theft")
+    assert rc == 0 and "UNUSED" in out and "== total over shm-credential-theft" in out
+    rc, _, err = cli("lab", "coverage", "no-such-scenario")
+    assert rc == 2 and "unknown scenario" in err
