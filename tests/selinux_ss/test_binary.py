@@ -244,3 +244,29 @@ def test_huge_bitmaps_are_refused() -> None:
     bad = struct.pack("<IIIIQ", 64, (1 << 32) - 64, 1, (1 << 32) - 128, 1)
     err = _expect_error(data[:offset] + bad + data[offset + 12 + 12 :])
     assert err.section == "policy capabilities" and "beyond" in err.msg
+
+
+@pytest.mark.slow
+def test_debian_random_corruption(debian_db: PolicyDB) -> None:
+    """A few dozen corrupted copies of the big policy: clean errors or usable policies."""
+    import random
+
+    data = DEBIAN_POLICY.read_bytes()
+    rng = random.Random(4)
+    for _ in range(40):
+        buf = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            buf[rng.randrange(len(buf))] = rng.randrange(256)
+        if rng.random() < 0.25:
+            buf = buf[: rng.randrange(len(buf))]
+        start = time.perf_counter()
+        try:
+            db = read_policy(bytes(buf))
+        except BinaryPolicyError:
+            continue
+        finally:
+            assert time.perf_counter() - start < 5
+        srv = SecurityServer(db)
+        for sid in sorted(db.isids)[:3]:
+            for cls in list(db.classes)[:20]:
+                srv.compute_av(sid, sid, cls.value)
