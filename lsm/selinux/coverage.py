@@ -103,14 +103,31 @@ def rule_text(r: A.AvRule) -> str:
             f"{_ns_text(r.perms)};")
 
 
+_OPS = {"and": "&&", "or": "||", "xor": "^", "==": "==", "!=": "!="}
+
+
+def _cond_text(tree: Any) -> str:
+    """A boolean expression as written (``a && !b``)."""
+    if isinstance(tree, A.CondLeaf):
+        return tree.name.text
+    if isinstance(tree, tuple) and len(tree) == 1:
+        return _cond_text(tree[0])
+    if isinstance(tree, tuple) and tree and tree[0] == "not":
+        return "!" + _cond_text(tree[1])
+    if isinstance(tree, tuple) and len(tree) == 3:
+        return f"{_cond_text(tree[1])} {_OPS.get(tree[0], tree[0])} {_cond_text(tree[2])}"
+    return str(tree)
+
+
 def _walk(stmts: Iterable[A.Stmt], cond: str, out: list[SourceRule]) -> None:
     for s in stmts:
         if isinstance(s, A.AvRule):
             if s.kind == "allow":
                 out.append(SourceRule(str(s.pos), rule_text(s), cond, s))
         elif isinstance(s, A.CondBlock):
-            _walk(s.true_rules, cond or "if", out)
-            _walk(s.false_rules, cond or "else", out)
+            e = _cond_text(s.expr)
+            _walk(s.true_rules, f"if ({e})" if not cond else f"{cond} && ({e})", out)
+            _walk(s.false_rules, f"if !({e})" if not cond else f"{cond} && !({e})", out)
         elif isinstance(s, A.Optional):
             _walk(s.body, cond, out)
             _walk(s.orelse, cond, out)

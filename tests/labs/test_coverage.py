@@ -64,7 +64,7 @@ def test_rules_keep_positions_and_conditions(tmp_path: Path) -> None:
     files = _files(tmp_path)
     rules = source_rules([files[1]])
     assert [r.where.rsplit(":", 2)[1] for r in rules] == ["1", "2", "3", "5", "7"]
-    assert rules[3].cond == "if" and rules[0].cond == ""
+    assert rules[3].cond == "if (feature)" and rules[0].cond == ""
     assert rules[2].text == "allow a_t b_t:msgq *;"
 
 
