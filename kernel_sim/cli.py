@@ -25,20 +25,14 @@ def _configure_logging() -> None:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from scenarios import all_scenarios
+    from scenarios import ScenarioFormatError, all_scenarios
 
-    scs = all_scenarios()
+    try:
+        scs = all_scenarios()
+    except ScenarioFormatError as e:
+        print(f"kernel-sim: malformed scenario: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([{"name": s.name, "primitives": list(s.primitives),
                            "summary": s.summary} for s in scs.values()], indent=2))
@@ -50,6 +44,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kernel_sim.errors import KernelSimError
     from scenarios import ScenarioFormatError, get
     from scenarios.runner import as_json, compare, human
 
@@ -76,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             other = scenario.run(seed=args.seed, trace=True,
                                  options={**options, "policy": args.compare,
                                           "mode": args.mode or "enforcing"})
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KernelSimError) as e:
         print(f"kernel-sim: {args.scenario}: {e}", file=sys.stderr)
         return 2
     if options.get("progress"):
@@ -119,19 +114,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _progress(now: float, events: int) -> None:
     print(f"\r  simulating: t={now:.6f}s, {events} events", end="", file=sys.stderr)
-
-
-def _errname(v: Any) -> str:
-    import errno
-
-    return errno.errorcode.get(v, str(v)) if isinstance(v, int) else str(v)
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, bytes):
-        v = v.decode("latin-1")
-    s = repr(v) if isinstance(v, str) else str(v)
-    return s if len(s) <= 60 else s[:57] + "..."
 
 
 def build_parser() -> argparse.ArgumentParser:

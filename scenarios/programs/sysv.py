@@ -37,13 +37,14 @@ def job_daemon(p: Any, ctx: Any, key: int, mode: int, serve_for: float) -> Any:
     return 0
 
 
-def job_client(p: Any, ctx: Any, key: int, job: str, delay: float) -> Any:
+def job_client(p: Any, ctx: Any, key: int, job: str | bytes, delay: float) -> Any:
     """Submits one job to the daemon's queue."""
+    data = job if isinstance(job, bytes) else job.encode()
     yield from p.nanosleep(delay)
     try:
         qid = yield from p.msgget(key, 0)
-        yield from p.msgsnd(qid, 1, job.encode())
-        ctx.note("submitted", who=p.comm, job=job)
+        yield from p.msgsnd(qid, 1, data)
+        ctx.note("submitted", who=p.comm, job=data.decode())
     except SyscallError as e:
         ctx.note("denied", who=p.comm, op="submit job", errno=e.errno)
     return 0
