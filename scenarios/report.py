@@ -50,6 +50,7 @@ class _Objects:
 
     def target(self, d: Decision, result: Any) -> str | None:
         call, args = d.syscall, d.args
+        name: str | None
         if call in ("kill", "tgkill", "ptrace"):
             pid = args[1] if call == "ptrace" and len(args) > 1 else args[0] if args else None
             return f"pid:{pid}"

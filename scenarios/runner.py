@@ -293,7 +293,7 @@ def compare(a: RunResult, b: RunResult) -> list[Flip]:
             continue
         if oa not in DENIALS and ob not in DENIALS:
             continue  # not a security decision (e.g. a follow-up call now fails otherwise)
-        flips.append(Flip(key[:3], da, db))  # type: ignore[arg-type]
+        flips.append(Flip((str(key[0]), str(key[1]), str(key[2])), da, db))
     return flips
 
 

@@ -144,7 +144,7 @@ def _program(r: _Reader, name: str, mods: list[Any]) -> Callable[..., Any]:
         if fn is not None:
             if not inspect.isgeneratorfunction(fn):
                 raise r.fail(name, f"{ref} is not a generator function prog(p, ctx, ...)")
-            return fn  # type: ignore[no-any-return]
+            return fn
     raise r.fail(name, f"expected a program defined in {', '.join(m.__name__ for m in mods)}"
                        f"; {ref!r} is not")
 
@@ -392,7 +392,7 @@ def load(path: str | Path) -> Scenario:
     if not procs:
         raise r.fail("process", "missing; expected at least one [[process]]")
 
-    actions = []
+    actions: list[tuple[float, str, Any, str, set[str] | None]] = []
     for ar in r.tables("at"):
         ar.only({"t", "setsebool", "setenforce", "load_policy", "what", "variant"})
         t = float(ar.get("t", (int, float)))

@@ -34,7 +34,8 @@ SETS = _policy_sets()
 
 def spliced(fragments: list[Path]) -> str:
     """``splice`` for checkpolicy, which wants portcon lines in the ocontext section."""
-    te, ports = [], []
+    te: list[str] = []
+    ports: list[str] = []
     for f in fragments:
         for line in f.read_text().splitlines():
             (ports if line.startswith("portcon ") else te).append(line)
