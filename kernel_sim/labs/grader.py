@@ -18,7 +18,17 @@ from attrs import define, field
 from kernel_sim import Kernel
 from kernel_sim.errors import ProgramError
 from kernel_sim.labs.model import Case, CaseCtx, Lab
-from lsm.selinux.coverage import Recorder, Report, report, source_rules
+from lsm.selinux.coverage import (
+    GrantMap,
+    Recorder,
+    Report,
+    allowed_map,
+    hidden_grants,
+    report,
+    source_rules,
+)
+from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.parser import parse_file
 
 __all__ = ["CaseResult", "Grade", "grade", "run_case"]
 
@@ -178,6 +188,11 @@ def grade(lab: Lab, student: str | Path, hint: int | None = None) -> Grade:
     try:
         policy = load_policy(*lab.policy_files(student))
         rules = source_rules([student])
+        for st in parse_file(student):
+            if isinstance(st, A.Permissive):
+                g.error = (f"{st.pos}: permissive {st.type.text}: a permissive domain is not "
+                           "a solution (SELinux would only log its denials)")
+                return g
     except PolicyError as e:
         g.error = str(e)
         return g
@@ -220,5 +235,23 @@ def grade(lab: Lab, student: str | Path, hint: int | None = None) -> Grade:
                                     for r in used.rules if r.used]
         results[case.name] = res
     g.cases = [results[c.name] for c in lab.cases]
-    g.coverage = report(db, rules, legit.exercised())
+    exercised = legit.exercised()
+    g.coverage = report(db, rules, exercised)
+    hidden = hidden_grants(db, _world_grants(lab), rules, exercised, str(student))
+    if hidden.granted:
+        g.coverage.rules.append(hidden)
     return g
+
+
+_WORLD: dict[str, GrantMap] = {}
+
+
+def _world_grants(lab: Lab) -> GrantMap:
+    """What base + common + world allow without the student (cached per lab)."""
+    from lsm.selinux import load_policy
+
+    got = _WORLD.get(lab.name)
+    if got is None:
+        got = _WORLD[lab.name] = allowed_map(
+            load_policy(*lab.policy_files(lab.start)[:-1]).policydb)
+    return got

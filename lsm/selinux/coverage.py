@@ -314,3 +314,78 @@ def merge(reports: Iterable[Report]) -> Report:
                 t.used |= r.used
     covered = {a for r in by_where.values() for a in r.used}
     return Report(list(by_where.values()), exercised, outside - covered)
+
+
+GrantMap = dict[tuple[str, str, str], int]
+
+
+def allowed_map(db: P.PolicyDB) -> GrantMap:
+    """Every ``allow`` of the compiled policy (conditional branches included), attributes
+    expanded: ``(source type, target type, class) -> permission mask``, by names so two
+    compilations can be compared."""
+    ex = _Expand(db)
+    names = {t.value: t.name for t in db.types if not t.attribute}
+    cache: dict[int, list[str]] = {}
+
+    def expand(v: int) -> list[str]:
+        hit = cache.get(v)
+        if hit is None:
+            td = db.types.at(v)
+            vals = ex.members.get(v, set()) if td is not None and td.attribute else {v}
+            hit = cache[v] = [names[x] for x in vals if x in names]
+        return hit
+
+    out: GrantMap = {}
+    full: dict[int, int] = {}
+    entries: list[Any] = list(db.avtab.items())
+    for node in db.cond_list:
+        entries += node.true_list + node.false_list
+    for (s, t, c, spec), data in entries:
+        if spec != P.AVTAB_ALLOWED or not isinstance(data, int) or not data:
+            continue
+        cname = db.class_name(c)
+        m = full.get(c)
+        if m is None:
+            cd = db.class_by_value(c)
+            m = full[c] = db.perm_mask(c, list(cd.all_perms))
+        bits = data & m  # ``*`` compiles to every bit, defined or not (as checkpolicy does)
+        for a in expand(s):
+            for b in expand(t):
+                k = (a, b, cname)
+                out[k] = out.get(k, 0) | bits
+    return out
+
+
+def hidden_grants(db: P.PolicyDB, without: GrantMap, rules: Sequence[SourceRule],
+                  exercised: Iterable[Access], where: str = "(your policy)") -> RuleCoverage:
+    """Permissions the policy gains over ``without`` that none of ``rules`` grants: what a
+    ``typeattribute x unconfined_domain;`` (or a type declared into an attribute) brings in
+    through rules written elsewhere.  Least privilege counts them like any grant."""
+    ex = _Expand(db)
+    compiled = []
+    for sr in rules:
+        src, _ = ex.types(sr.rule.src)
+        tgt, has_self = ex.types(sr.rule.tgt)
+        compiled.append(({db.type_name(v) for v in src}, {db.type_name(v) for v in tgt},
+                         has_self, {c.name: db.perm_mask(c.name, ex.perms(c, sr.rule.perms))
+                                    for c in ex.classes(sr.rule.classes)}))
+    extra: dict[tuple[str, str, str], int] = {}
+    for k, mask in allowed_map(db).items():
+        new = mask & ~without.get(k, 0)
+        if not new:
+            continue
+        a, b, cname = k
+        for src, tgt, has_self, masks in compiled:
+            if a in src and (b in tgt or (has_self and a == b)):
+                new &= ~masks.get(cname, 0)
+        if new:
+            extra[k] = new
+    rc = RuleCoverage(where, "permissions gained through attributes or declarations, not "
+                      "through an allow rule of yours", "",
+                      sum(bin(m).count("1") for m in extra.values()))
+    for acc in exercised:
+        st, tt, cname, perm = acc
+        m = extra.get((st, tt, cname), 0)
+        if m and m & db.perm_mask(cname, [perm]):
+            rc.used.add(acc)
+    return rc

@@ -141,3 +141,30 @@ def test_partial_least_privilege(tmp_path: Path) -> None:
     assert g.ok and g.coverage is not None
     assert (g.coverage.used, g.coverage.granted) == (2, 4)
     assert g.least_privilege == 10.0 and g.score == 90.0
+
+
+def test_grants_through_attributes_count(tmp_path: Path) -> None:
+    """No allow rule, yet everything allowed: the grants the student's typeattribute brings
+    in from the base's unconfined rules cost the least-privilege points."""
+    cheat = tmp_path / "cheat.te"
+    cheat.write_text("typeattribute logger_t unconfined_domain;\n")
+    g = grade(get_lab("first_denial"), cheat)
+    assert g.functionality == 40.0 and g.security == 40.0
+    assert g.coverage is not None and g.coverage.granted > 10000
+    hidden = g.coverage.rules[-1]
+    assert hidden.where == str(cheat) and "through attributes" in hidden.text
+    assert len(hidden.used) == 2 and g.least_privilege < 0.01
+
+
+def test_permissive_domain_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "p.te"
+    p.write_text("allow logger_t log_fifo_t:fifo_file { open write };\npermissive intruder_t;\n")
+    g = grade(get_lab("first_denial"), p)
+    assert g.score == 0 and g.error.startswith(f"{p}:2:1: permissive intruder_t")
+
+
+def test_reference_solutions_gain_nothing_hidden() -> None:
+    for name in NAMES:
+        g = grade(get_lab(name), solution(name))
+        assert g.coverage is not None
+        assert not any(r.text.startswith("permissions gained") for r in g.coverage.rules), name
