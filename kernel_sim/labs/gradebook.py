@@ -69,7 +69,10 @@ def gradebook(lab: Lab, folder: Path, out: Path | None = None) -> Gradebook:
     """Grade every submission in ``folder``; write the CSV and JSON into ``out`` (or folder)."""
     book = Gradebook(lab.name)
     for student, path in submissions(folder):
-        g = grade(lab, path)
+        try:
+            g = grade(lab, path)
+        except Exception as e:  # one broken submission never stops the class
+            g = Grade(lab.name, str(path), error=f"{path}: grader error: {e!r}")
         book.grades[student] = g
         book.rows.append(_row(student, g))
     out = out or folder
