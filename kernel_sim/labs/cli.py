@@ -56,6 +56,10 @@ def cmd_show(args: argparse.Namespace) -> int:
                                     for c in lab.cases if c.visible]}, indent=2))
     else:
         print(lab.show())
+    if args.hint is not None:
+        n = args.hint
+        print(f"hint {n}: {lab.hints[n - 1]}" if 1 <= n <= len(lab.hints)
+              else f"this lab has {len(lab.hints)} hint(s)")
     return 0
 
 
@@ -173,6 +177,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_guard(cmd_list))
     p = ls.add_parser("show", help="a lab's story, objectives and visible checks")
     p.add_argument("name")
+    p.add_argument("--hint", type=int, metavar="N", help="reveal hint N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_show))
     p = ls.add_parser("start", help="copy a lab's starting policy and audit log into DIR")

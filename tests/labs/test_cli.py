@@ -20,6 +20,8 @@ def test_list_and_show(cli: Run) -> None:
     rc, out, _ = cli("lab", "show", "msgq_roles")
     assert rc == 0 and "Objectives:" in out and "[legit] auditor-reads" in out
     assert "hidden check(s)" in out and "monitor-stats" not in out  # hidden stays hidden
+    rc, out, _ = cli("lab", "show", "booleans", "--hint", "1")
+    assert rc == 0 and out.rstrip().splitlines()[-1].startswith("hint 1: Conditional rules")
     rc, _, err = cli("lab", "show", "nosuch")
     assert rc == 2 and "unknown lab 'nosuch'" in err
 
