@@ -106,9 +106,14 @@ def test_neverallow_violation_names_both_rules(tmp_path: Path) -> None:
 
 
 def test_neverallow_with_self_and_attributes() -> None:
+    """``self`` in a neverallow means "a type to itself"; like libsepol 3.4, the other
+    targets of such a neverallow are not checked (checkpolicy accepts the last policy)."""
     with pytest.raises(NeverallowViolation):
         mini("neverallow doms self:process ptrace;\nallow a_t a_t:process ptrace;")
+    with pytest.raises(NeverallowViolation):
+        mini("neverallow a_t c_t:process ptrace;\nallow doms c_t:process ptrace;")
     mini("neverallow doms self:process ptrace;\nallow a_t b_t:process ptrace;")  # not self
+    mini("neverallow a_t { b_t self }:process ptrace;\nallow a_t b_t:process ptrace;")
 
 
 @pytest.mark.parametrize(
@@ -148,6 +153,11 @@ def test_other_compile_errors() -> None:
     with pytest.raises(CompileError, match="not authorised for user"):
         compile_text(("m.conf", MINI_HEAD + MINI_DECLS + "role other_r;\n"
                       + MINI_TAIL.replace("sys_u:sys_r:a_t", "sys_u:other_r:a_t")))
+    with pytest.raises(CompileError, match="'dom' is a reserved word"):
+        mini("type dom;")
+    with pytest.raises(CompileError, match="'LOW' is a reserved word"):
+        mini("bool LOW true;")
+    mini("type Low;\nrole Source;")  # keywords are all-lower or all-upper only
     with pytest.raises(InvalidSymbol, match="unknown policy capability 'no_such_cap'"):
         mini("policycap no_such_cap;")
     with pytest.raises(CompileError, match="no security classes declared"):

@@ -392,8 +392,12 @@ class RuleCompiler:
                 both = src & g.src
                 if not both:
                     continue
-                hit = (g.tgt & tgt) or (g.self_ and both & tgt) or (nself and both & g.tgt) \
-                    or (g.self_ and nself)
+                if nself:
+                    # libsepol 3.4 (check_assertion_avtab_match): a neverallow naming `self`
+                    # only catches a type reaching itself; its other targets are not checked
+                    hit = bool(both & g.tgt) or g.self_
+                else:
+                    hit = bool(g.tgt & tgt) or bool(g.self_ and both & tgt)
                 if not hit:
                     continue
                 for cls, mask in masks.items():

@@ -42,6 +42,23 @@ def members(bitmap: int) -> list[int]:
     return out
 
 
+#: checkpolicy's keywords (its scanner matches them in lower or upper case); a name spelled
+#: like one is a syntax error there, so it is refused here too
+_KEYWORDS = """
+    clone common class constrain validatetrans inherits sid role roleattribute attribute_role
+    roles typealias typeattribute typebounds type types alias attribute expandattribute bool
+    tunable if else true false allow allowxperm auditallow auditallowxperm auditdeny
+    dontaudit dontauditxperm neverallow neverallowxperm type_transition type_member
+    type_change role_transition range_transition sensitivity dominance category level range
+    mlsconstrain mlsvalidatetrans user not and or xor eq dom domby incomp self fscon portcon
+    netifcon nodecon pirqcon iomemcon ioportcon pcidevicecon devicetreecon fs_use_xattr
+    fs_use_task fs_use_trans genfscon u1 u2 u3 r1 r2 r3 t1 t2 t3 l1 l2 h1 h2 policycap
+    permissive default_user default_role default_type default_range low-high high low
+    glblub module require optional ibpkeycon ibendportcon source target
+"""
+RESERVED: frozenset[str] = frozenset(_KEYWORDS.split())
+
+
 @define(slots=True)
 class Symbols:
     """The policy being built plus compile-time facts the kernel policy does not keep."""
@@ -62,6 +79,9 @@ class Symbols:
 
     def declare(self, space: str, name: A.Name, *, kind: str | None = None) -> None:
         """Record ``name`` in ``space``; a second declaration is an error naming the first."""
+        if name.text in RESERVED or (name.text.lower() in RESERVED and name.text.isupper()):
+            raise error(name.pos, f"'{name.text}' is a reserved word of the policy language "
+                                  f"and cannot name a {kind or space}")
         key = (space, name.text)
         prev = self.declared.get(key)
         if prev is not None:
@@ -93,7 +113,8 @@ class Symbols:
             return role
         if name.text in self.role_attrs:
             raise error(name.pos, f"'{name.text}' is a role attribute, not a role")
-        self.declared[("role", name.text)] = name.pos
+        if name.text != "object_r":
+            self.declare("role", name)
         rdb = self.db.roles
         rdb.nprim += 1
         role = RoleDatum(name.text, rdb.nprim, dominates=bit(rdb.nprim))
