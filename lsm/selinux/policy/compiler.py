@@ -1,11 +1,23 @@
 """Compile policy sources (a base policy.conf, TE fragments, checkmodule modules) to a PolicyDB.
 
-The result is what ``checkpolicy`` writes as a *kernel* binary policy (see ``rules.py`` for
-how rules are keyed).  Declarations are collected first across all files, as checkpolicy's
-first pass does, so a rule may name a type declared further down.  Files are processed in the
-order given: the base first, then fragments (spliced after the base's TE section, which for a
-declaration-order compiler means "appended") and modules (``module`` + ``require``).
-Symbol values follow declaration order; ``object_r`` is always role 1.
+The result is the kernel policy ``checkpolicy -M -c 33`` would write, field for field (the
+interop tests read checkpolicy's binary back and compare): symbol values, avtab keys and
+masks, conditional nodes, constraints, RBAC and labeling statements.  Choices that make
+this so, each checked against checkpolicy/libsepol 3.4:
+
+* values: classes, commons, categories and sensitivities in declaration order; types,
+  roles, users and booleans in libsepol's hash-table order (``symbols.renumber``);
+* avtab: attribute-keyed rules are kept (the kernel expands them through
+  ``type_attr_map``), see ``rules.py`` for when sets are expanded;
+* conditionals: a final ``not`` is folded into swapped branches, equivalent blocks share a
+  node, tunables are decided at compile time;
+* list orders: fs_use, netifcon, role_transition, conditionals and constraints prepended,
+  nodecon by mask, genfscon by fstype then longest path first;
+* checks that fail the build as in checkpolicy: neverallow, typebounds, conflicting type
+  rules, invalid contexts and MLS levels.
+
+Declarations are collected across all files first (like checkpolicy's first pass), so a
+rule may name a type declared further down and a fragment may simply follow the base.
 """
 
 from __future__ import annotations

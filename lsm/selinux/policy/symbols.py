@@ -1,10 +1,12 @@
 """Symbol tables while compiling: declarations, name resolution and set expansion.
 
-Builds the :class:`PolicyDB` symbol tables directly (values in declaration order, 1-based)
-and remembers where each name was declared, so redeclarations and unknown names are
-reported at the source position.  Set expansion follows libsepol's ``type_set_expand``:
-a plain set keeps its attributes (the kernel expands them at decision time through
-``type_attr_map``), while ``*``, ``~`` and ``-`` exclusions force full expansion to types.
+Builds the :class:`PolicyDB` symbol tables directly (values first in declaration order, then
+renumbered to checkpolicy's order by :func:`renumber`) and remembers where each name was
+declared, so redeclarations and unknown names are reported at the source position.
+
+Set expansion follows libsepol's ``type_set_expand``: a plain set keeps its attributes (the
+kernel expands them at decision time through ``type_attr_map``), while ``*``, ``~`` and
+``-`` exclusions force full expansion to types.
 """
 
 from __future__ import annotations
