@@ -45,7 +45,15 @@ class Policy:
     def __init__(self, policydb: PolicyDB, source: tuple[str, ...] = ()) -> None:
         self.policydb = policydb
         self.source = source
-        self.server = SecurityServer(policydb)
+        self._server: SecurityServer | None = None
+
+    @property
+    def server(self) -> SecurityServer:
+        """This policy's own security server (built on first use: the SELinux module builds
+        the one the kernel uses)."""
+        if self._server is None:
+            self._server = SecurityServer(self.policydb)
+        return self._server
 
     def compute_av(self, scon: str, tcon: str, tclass: str) -> Decision:
         """The decision for two context strings and a class name.
