@@ -55,7 +55,12 @@ class _Objects:
             pid = args[1] if call == "ptrace" and len(args) > 1 else args[0] if args else None
             return f"pid:{pid}"
         if call in {"fork", "clone_thread"}:
-            return f"pid:{result}" if call == "fork" and isinstance(result, int) else None
+            if call == "fork" and isinstance(result, int):
+                for (pid, fd), obj in list(self.fds.items()):  # the child's copy of the fds
+                    if pid == d.pid:
+                        self.fds[(result, fd)] = obj
+                return f"pid:{result}"
+            return None
         if call in IPC_GET and args:
             name = f"{IPC_GET[call]} key {_hex(args[0])}"
             if isinstance(result, int):
@@ -115,7 +120,10 @@ def _steps(result: RunResult) -> tuple[list[str], list[_Step], int, set[str]]:
     objs = _Objects()
     procs: dict[int, str] = {}
     steps: list[_Step] = []
-    hops = {(h.t, h.pid, h.syscall): h.secret for h in (k.flow.hops if k.flow else [])}
+    # a hop is recorded at the syscall's exit, the trace event after its cost: match in order
+    pending: dict[tuple[int, str], list[Any]] = {}
+    for h in (k.flow.hops if k.flow else []):
+        pending.setdefault((h.pid, h.syscall), []).append(h)
     for d, res in zip(decisions(result), results, strict=True):
         if d.comm == "init":
             continue
@@ -124,7 +132,11 @@ def _steps(result: RunResult) -> tuple[list[str], list[_Step], int, set[str]]:
         if dst is None and not (d.denied or d.refused_inside):
             continue
         label = f"{d.syscall}" + (f" = {d.outcome}" if d.outcome != "ok" else "")
-        steps.append(_Step(d, f"pid:{d.pid}", dst, label, hops.get((d.t, d.pid, d.syscall), "")))
+        queue = pending.get((d.pid, d.syscall))
+        secret = ""
+        if queue and queue[0].t <= d.t:
+            secret = queue.pop(0).secret
+        steps.append(_Step(d, f"pid:{d.pid}", dst, label, secret))
     # memory reads of secrets are steps too (no system call: drawn dashed)
     for h in (k.flow.hops if k.flow else []):
         if h.syscall == "mem_read":
@@ -166,9 +178,11 @@ def _svg(parts: list[str], steps: list[_Step], procs: set[str]) -> str:
     out = [f'<svg id="sequence" xmlns="http://www.w3.org/2000/svg" width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="sequence diagram of the run">',
-           '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+           '<defs><marker id="arrow" markerWidth="9" markerHeight="9" refX="8" refY="4" '
+           'markerUnits="userSpaceOnUse" '
            'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
-           '<marker id="arrow-denied" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+           '<marker id="arrow-denied" markerWidth="9" markerHeight="9" refX="8" refY="4" '
+           'markerUnits="userSpaceOnUse" '
            'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#c62828"/></marker></defs>']
     for p in parts:
         kind = "process" if p in procs else "object"
