@@ -131,3 +131,51 @@ def random_policy(seed: int) -> str:
     out.append("sid kernel ua:ra:t0_t:s0 - s1:c0.c3")
     out.append("sid unlabeled ua:object_r:obj_t:s0")
     return "\n".join(out) + "\n"
+
+
+_BASE_TYPES = ["user_t", "tmp_t", "etc_t", "init_t", "bin_t"]
+_BASE_ATTRS = ["domain", "file_type"]
+
+
+def random_module(seed: int) -> str:
+    """A checkmodule-style module on the shipped base: requires, own types, rules."""
+    rng = random.Random(seed)
+    own = [f"m{i}_t" for i in range(rng.randint(1, 4))]
+    own_attr = "m_attr" if rng.random() < 0.5 else None
+    classes = {c: p for c, p in _CLASSES.items() if c != "fd"}
+    out = [f"module rand{seed} 1.{seed % 10};", "require {"]
+    out += [f"\ttype {t};" for t in _BASE_TYPES]
+    out += [f"\tattribute {a};" for a in _BASE_ATTRS]
+    out.append("\trole user_r;")
+    out += [f"\tclass {c} {{ {' '.join(p)} }};" for c, p in classes.items()]
+    out.append("}")
+    if own_attr:
+        out.append(f"attribute {own_attr};")
+    for t in own:
+        extra = [a for a in (*_BASE_ATTRS, own_attr) if a and rng.random() < 0.5]
+        out.append(f"type {t}{''.join(', ' + a for a in extra)};")
+    out.append(f"role user_r types {{ {' '.join(own)} }};")
+    names = own + _BASE_TYPES + _BASE_ATTRS + ([own_attr] if own_attr else [])
+
+    def tset(allow_self: bool = False) -> str:
+        pick = rng.sample(names, rng.randint(1, 3))
+        if allow_self and rng.random() < 0.25:
+            pick.append("self")
+        if rng.random() < 0.2:
+            pick.append("-" + rng.choice(own))
+        return pick[0] if len(pick) == 1 else "{ " + " ".join(pick) + " }"
+
+    def rule() -> str:
+        kind = rng.choice(["allow", "allow", "auditallow", "dontaudit"])
+        cls = rng.choice(list(classes))
+        perms = " ".join(rng.sample(classes[cls], rng.randint(1, len(classes[cls]))))
+        return f"{kind} {tset()} {tset(True)}:{cls} {{ {perms} }};"
+
+    out += [rule() for _ in range(rng.randint(3, 10))]
+    if rng.random() < 0.6:
+        out.append(f"bool rb{seed} {rng.choice(['true', 'false'])};")
+        out.append(f"if (rb{seed}) {{ {rule()} }} else {{ {rule()} }}")
+    for _ in range(rng.randint(0, 2)):
+        out.append(f"type_transition {rng.choice(names)} {rng.choice(names)}:file "
+                   f"{rng.choice(own)};")
+    return "\n".join(out) + "\n"
