@@ -29,6 +29,10 @@ class Interrupted(Exception):
     """A sleeping task was woken by a signal (raised inside syscall bodies only)."""
 
 
+class NewProgram(BaseException):
+    """Base of ``task.Exec``: a successful execve, which returns 0 in the new program."""
+
+
 def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None = None) -> Any:
     """Decorate a syscall body ``def read(self, fd, n)`` (a generator function)."""
 
@@ -59,6 +63,7 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
         audit.syscall_entry(task, name)
     err = 0
     result: Any = None
+    new_program: NewProgram | None = None
     while True:
         task.in_syscall = name
         try:
@@ -75,6 +80,10 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
         except SyscallError as e:
             err = e.errno or c.EINVAL
             break
+        except NewProgram as e:  # execve succeeded: exit the syscall, then start the program
+            new_program = e
+            result = 0
+            break
     task.in_syscall = None
     kernel.flow is None or kernel.flow.syscall_exit(task, name, args, result, err)
     if audit is not None:
@@ -86,4 +95,6 @@ def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[An
         yield from task.handle_signals()
     if err:
         raise SyscallError(err, name)
+    if new_program is not None:
+        raise new_program
     return result

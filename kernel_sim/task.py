@@ -15,7 +15,7 @@ import simpy
 from kernel_sim import constants as c
 from kernel_sim.errors import TaskExit
 from kernel_sim.signals import Action, default_action
-from kernel_sim.syscall import Interrupted
+from kernel_sim.syscall import Interrupted, NewProgram
 from kernel_sim.syscalls.fs import FileSyscalls
 from kernel_sim.syscalls.ipc import IpcSyscalls
 from kernel_sim.syscalls.net import NetSyscalls
@@ -36,7 +36,7 @@ def w_exitcode(code: int, sig: int = 0, core: bool = False) -> int:
     return ((code & 0xFF) << 8) | (sig & 0x7F) | (0x80 if core else 0)
 
 
-class Exec(BaseException):
+class Exec(NewProgram):
     def __init__(self, prog: Program, argv: list[Any]) -> None:
         super().__init__()
         self.prog = prog
