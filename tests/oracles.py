@@ -53,7 +53,9 @@ out = []
 for line in sys.stdin:
     scon, tcon, tclass, perms = json.loads(line)
     code, extra = a.analyze(scon, tcon, tclass, perms)
-    out.append([code, extra if extra is None or isinstance(extra, str) else [list(x) for x in extra]])
+    if extra is not None and not isinstance(extra, str):
+        extra = [list(x) for x in extra]
+    out.append([code, extra])
 a.finish()
 json.dump(out, sys.stdout)
 """

@@ -159,8 +159,8 @@ class MqueueOps(FileOps):
         kind = info.notify_kind if owner is not None else 0
         signo = info.notify_signo if owner is not None and kind == SIGEV_SIGNAL else 0
         pid = owner.pid if owner is not None else 0
-        line = f"QSIZE:{info.qsize:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n"
-        line = line.encode()
+        text = f"QSIZE:{info.qsize:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n"
+        line = text.encode()
         out = line[file.pos:file.pos + max(n, 0)]
         file.pos += len(out)
         return out

@@ -364,9 +364,9 @@ def hidden_grants(db: P.PolicyDB, without: GrantMap, rules: Sequence[SourceRule]
     ex = _Expand(db)
     compiled = []
     for sr in rules:
-        src, _ = ex.types(sr.rule.src)
-        tgt, has_self = ex.types(sr.rule.tgt)
-        compiled.append(({db.type_name(v) for v in src}, {db.type_name(v) for v in tgt},
+        src_v, _ = ex.types(sr.rule.src)
+        tgt_v, has_self = ex.types(sr.rule.tgt)
+        compiled.append(({db.type_name(v) for v in src_v}, {db.type_name(v) for v in tgt_v},
                          has_self, {c.name: db.perm_mask(c.name, ex.perms(c, sr.rule.perms))
                                     for c in ex.classes(sr.rule.classes)}))
     extra: dict[tuple[str, str, str], int] = {}
