@@ -142,12 +142,8 @@ def _attribute(result: RunResult) -> tuple[list[Decision], list[str]]:
                 by = mod[0]
                 ms = int(round(mod[1] * 1000, 6))
                 queue = avcs.get(f"{ev['pid']}/{ev.get('comm', '')}", [])
-                for i, (t_ms, line) in enumerate(queue):
-                    if t_ms <= ms:
-                        avc = line
-                        rule = avc_rule(line)
-                        del queue[: i + 1]
-                        break
+                avc = _take(queue, ms, enforced=True)
+                rule = avc_rule(avc) if avc else ""
                 if not rule:
                     rule = f"{hook} refused (no AVC record: dontaudit?)"
         elif outcome != "ok":
@@ -156,16 +152,29 @@ def _attribute(result: RunResult) -> tuple[list[Decision], list[str]]:
             # refused inside a call that went on (e.g. an SCM_RIGHTS fd dropped by recvmsg)
             by = mod[0]
             queue = avcs.get(f"{ev['pid']}/{ev.get('comm', '')}", [])
-            ms = int(round(mod[1] * 1000, 6))
-            for i, (t_ms, line) in enumerate(queue):
-                if t_ms <= ms:
-                    avc, rule = line, avc_rule(line)
-                    del queue[: i + 1]
-                    break
+            avc = _take(queue, int(round(mod[1] * 1000, 6)), enforced=False)
+            rule = avc_rule(avc) if avc else ""
         out.append(Decision(ev["t"], ev["pid"], tid, ev.get("comm", "?"), ev["syscall"],
                             tuple(ev.get("args", ())), outcome, by, rule, avc))
     left = sorted((line for q in avcs.values() for _t, line in q), key=_serial)
     return out, left
+
+
+def _take(queue: list[tuple[int, str]], ms: int, enforced: bool) -> str:
+    """Remove and return the AVC record of a refusal at millisecond ``ms``: one logged in
+    that millisecond if any, else the latest earlier one (records of a failed call are
+    enforced ones)."""
+    best = -1
+    for i, (t_ms, line) in enumerate(queue):
+        if t_ms > ms:
+            break
+        if enforced and "permissive=1" in line:
+            continue
+        if t_ms == ms:
+            best = i
+            break
+        best = i
+    return queue.pop(best)[1] if best >= 0 else ""
 
 
 def _serial(line: str) -> int:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from kernel_sim.cli import main
-from scenarios import get
+from scenarios import all_scenarios, get
 from scenarios.report import render
+from scenarios.runner import decisions
 from tests.oracles import require
 
 BUILD = Path(__file__).resolve().parents[2] / "build"
@@ -69,7 +70,6 @@ def test_report_renders_in_headless_chromium(name: str, variant: str) -> None:
         if pid != 1:
             assert any(lf.endswith(f"[{pid}]") for lf in lifelines), (proc.comm, lifelines)
     denied_steps = re.findall(r'<g class="step denied[^"]*" data-by="([^"]+)"', dom)
-    from scenarios.runner import decisions
 
     expected = [d for d in decisions(result) if d.denied and d.comm != "init"]
     assert len(denied_steps) == len(expected)
@@ -77,3 +77,21 @@ def test_report_renders_in_headless_chromium(name: str, variant: str) -> None:
     if expected:
         assert "\u2716" in dom and "denied {" in dom  # the cross and the rule are shown
     assert 'id="audit"' in dom and 'id="flows"' in dom and 'id="checks"' in dom
+
+
+@pytest.mark.parametrize("variant", ["vulnerable", "hardened"])
+def test_every_scenario_renders_with_a_lifeline_per_process(variant: str) -> None:
+    for name, sc in all_scenarios().items():
+        if sc.binary_policy is not None and not Path(sc.binary_policy).exists():
+            continue
+        result = sc.run(trace=True, options={"variant": variant})
+        page = render(sc, result)
+        lifelines = set(re.findall(r'class="lifeline process" data-participant="([^"]+)"',
+                                   page))
+        tracer = result.context.kernel.tracer
+        assert tracer is not None
+        made_calls = {ev["pid"] for ev in tracer.events if "syscall" in ev and ev["pid"] != 1}
+        for pid in made_calls:
+            assert any(lf.endswith(f"[{pid}]") for lf in lifelines), (name, pid, lifelines)
+        assert page.count('class="step denied') == sum(
+            1 for d in decisions(result) if d.denied and d.comm != "init"), name
