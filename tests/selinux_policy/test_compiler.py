@@ -232,6 +232,9 @@ def test_labeling_statements(small: P.PolicyDB) -> None:
     v4 = [n for n in db.nodecons if not n.ipv6]
     assert [n.mask for n in v4] == [0xFFFFFFFF, 0xFFFF0000, 0xFF000000]  # most specific first
     assert any(n.ipv6 and n.addr == 1 for n in db.nodecons)
+    assert [(p.subnet_prefix, p.low, p.high) for p in db.ibpkeycons] == [
+        (0xFE80 << 48, 0xFFFF, 0xFFFF), (0xFE80 << 48, 1, 16)]
+    assert [(e.device, e.port) for e in db.ibendportcons] == [("mlx4_0", 2)]
 
 
 def test_handle_unknown() -> None:

@@ -62,7 +62,7 @@ def assert_same_structure(ours: PolicyDB, ref: PolicyDB) -> None:
     assert ours.avtab == ref.avtab
     for f in ("role_allow", "role_trans", "filename_trans", "range_trans", "type_attr_map",
               "permissive_map", "policycaps", "mls", "handle_unknown", "isids", "fs_uses",
-              "portcons", "netifcons", "nodecons", "genfs"):
+              "portcons", "netifcons", "nodecons", "genfs", "ibpkeycons", "ibendportcons"):
         assert getattr(ours, f) == getattr(ref, f), f
     assert len(ours.cond_list) == len(ref.cond_list)
     for mine, theirs in zip(ours.cond_list, ref.cond_list, strict=True):

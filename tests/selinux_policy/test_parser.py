@@ -79,6 +79,8 @@ def names(ns: A.NameSet) -> list[str]:
         ("portcon tcp 8000-8080 u:object_r:http_port_t:s0", A.PortCon),
         ("netifcon eth0 u:object_r:if_t:s0 u:object_r:msg_t:s0", A.NetifCon),
         ("nodecon ::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff u:object_r:node_t:s0", A.NodeCon),
+        ("ibpkeycon fe80:: 0x10-0x20 u:object_r:t:s0", A.IbPkeyCon),
+        ("ibendportcon mlx4_0 1 u:object_r:t:s0", A.IbEndportCon),
         ("module local 1.0;", A.ModuleDecl),
         ("require { type a, b; class file { read write }; role r; bool x; }", A.Require),
         ("optional { require { type a; } allow a a:file read; } else { }", A.Optional),

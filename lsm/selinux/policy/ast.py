@@ -354,6 +354,21 @@ class NodeCon(Stmt):
 
 
 @frozen
+class IbPkeyCon(Stmt):
+    subnet_prefix: str
+    low: int
+    high: int
+    context: ContextRef
+
+
+@frozen
+class IbEndportCon(Stmt):
+    device: Name
+    port: int
+    context: ContextRef
+
+
+@frozen
 class ModuleDecl(Stmt):
     name: Name
     version: str

@@ -6,7 +6,7 @@ typealias typeattribute typebounds permissive bool tunable if/else allow audital
 auditdeny dontaudit neverallow allowxperm auditallowxperm dontauditxperm neverallowxperm
 type_transition (plain and named) type_change type_member range_transition role
 attribute_role roleattribute allow(roles) role_transition user fs_use_xattr/task/trans
-genfscon portcon netifcon nodecon module require optional``.
+genfscon portcon netifcon nodecon ibpkeycon ibendportcon module require optional``.
 
 Unlike checkpolicy the parser takes them in any order (section order and name resolution are
 the compiler's business, which lets a fragment follow the whole base).  It checks only shape;
@@ -408,6 +408,22 @@ class _Parser(TokenReader):
         if addr.kind is not mask.kind:
             raise self.fail(mask, "nodecon address and mask must be the same IP version")
         return A.NodeCon(start, addr.text, mask.text, self.context(), addr.kind is Tok.IPV6)
+
+    def st_ibpkeycon(self) -> A.Stmt:
+        start = self.pos(self.next())
+        tok = self.next()
+        if tok.kind is not Tok.IPV6:
+            raise self.fail(tok, f"syntax error: expected an IPv6 subnet prefix but found "
+                                 f"{tok.describe()}")
+        low = self.number()
+        high = self.number() if self.accept("-") else low
+        return A.IbPkeyCon(start, tok.text, low, high, self.context())
+
+    def st_ibendportcon(self) -> A.Stmt:
+        start = self.pos(self.next())
+        device = self.ident("an InfiniBand device name")
+        port = self.number()
+        return A.IbEndportCon(start, device, port, self.context())
 
     def st_module(self) -> A.Stmt:
         if self.i != 0:
