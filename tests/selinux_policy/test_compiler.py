@@ -280,3 +280,9 @@ def test_load_policy_takes_base_and_fragment(tmp_path: Path) -> None:
     assert policy.compute_av(ctx, ctx, "msgq").allowed == {"create", "enqueue", "write", "read",
                                                           "associate"}
     assert policy.compute_av(ctx, "system_u:object_r:etc_t:s0", "file").allowed == set()
+
+
+def test_role_types_by_attribute_include_later_members() -> None:
+    """``role r types attr;`` covers types that get the attribute further down."""
+    db = mini("attribute late_a;\nrole sys_r types late_a;\ntype z_t;\ntypeattribute z_t late_a;\n")
+    assert db.lookup_role("sys_r").types >> (tv(db, "z_t") - 1) & 1
