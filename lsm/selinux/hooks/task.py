@@ -132,7 +132,7 @@ class TaskHooks:
         for fd in sorted(files.fds):
             file = files.fds[fd]
             if self.file_has_perm_sid(new.sid, file, self.file_to_av(file)):
-                files.install(fd, self.null_file(task), fd in files.cloexec)
+                files.install(fd, self.null_file(task, new.sid), fd in files.cloexec)
         # rlimitinh: without it Linux resets soft limits; kernel-sim models no rlimits yet
         self.check(new.osid, new.sid, "process", "rlimitinh")
 
@@ -148,8 +148,12 @@ class TaskHooks:
                 t.blocked.clear()
             proc.sighand.clear()
 
-    def null_file(self: SELinux, task: Any) -> Any:
-        """An O_RDWR open of the SELinux null device (``selinux_null``), labelled devnull."""
+    def null_file(self: SELinux, task: Any, sid: int) -> Any:
+        """An O_RDWR open of the SELinux null device (``selinux_null``), labelled devnull.
+
+        Opened with the *new* credentials (``dentry_open(&selinux_null, O_RDWR, bprm->cred)``),
+        so the file's SID is the new domain's and using it needs no ``fd:use``.
+        """
         from kernel_sim import constants as c
         from kernel_sim.syscalls.fs import REGULAR_OPS
 
@@ -162,7 +166,8 @@ class TaskHooks:
             isec.sid, isec.sclass, isec.initialized = self.devnull_sid, self.cls("chr_file"), True
             self._null_inode = inode
         file = k.alloc_file(task, inode, c.O_RDWR, REGULAR_OPS, "/sys/fs/selinux/null")
-        file.security[self.slot].sid = self.kernel_sid
+        fsec = file.security[self.slot]
+        fsec.sid = fsec.fown_sid = sid
         return file
 
     # -- /proc/PID/attr --------------------------------------------------------------------------
