@@ -12,6 +12,8 @@ import functools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from simpy.events import Timeout
+
 from kernel_sim import constants as c
 from kernel_sim.errors import SyscallError
 
@@ -37,13 +39,8 @@ def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None
     """Decorate a syscall body ``def read(self, fd, n)`` (a generator function)."""
 
     def deco(body: F) -> F:
-        sysname = name or body.__name__
-
-        @functools.wraps(body)
-        def wrapper(self: Task, *args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-            return _run_syscall(self, sysname, body, args, kwargs, restart)
-
-        wrapper.__syscall__ = sysname  # type: ignore[attr-defined]
+        wrapper = functools.wraps(body)(_make_syscall(name or body.__name__, body, restart))
+        wrapper.__syscall__ = name or body.__name__  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     if fn is not None:
@@ -51,50 +48,63 @@ def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None
     return deco
 
 
-def _run_syscall(task: Task, name: str, body: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any], restart: str) -> Generator[Any, Any, Any]:
-    kernel = task.kernel
-    kernel.security.current = task
-    tracer = kernel.tracer
-    if tracer is not None:
-        tracer.enter(task, name, args, kwargs)
-    audit = kernel.audit
-    if audit is not None:
-        audit.syscall_entry(task, name)
-    err = 0
-    result: Any = None
-    new_program: NewProgram | None = None
-    while True:
-        task.in_syscall = name
-        try:
-            result = yield from body(task, *args, **kwargs)
-            break
-        except Interrupted:
-            handled, all_restart = yield from task.handle_signals()
-            if not handled or (restart == RESTART_SYS and all_restart):
-                if restart != RESTART_NEVER:
-                    kernel.security.current = task
-                    continue
-            err = c.EINTR
-            break
-        except SyscallError as e:
-            err = e.errno or c.EINVAL
-            break
-        except NewProgram as e:  # execve succeeded: exit the syscall, then start the program
-            new_program = e
-            result = 0
-            break
-    task.in_syscall = None
-    kernel.flow is None or kernel.flow.syscall_exit(task, name, args, result, err)
-    if audit is not None:
-        audit.syscall_exit(task, name, args, -err if err else result)
-    yield kernel.env.timeout(kernel.costs.get(name, kernel.default_cost))
-    if tracer is not None:
-        tracer.exit(task, name, args, kwargs, result, err)
-    if task.process.group_exit is not None or task.killed or task.has_pending():
-        yield from task.handle_signals()
-    if err:
-        raise SyscallError(err, name)
-    if new_program is not None:
-        raise new_program
-    return result
+def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable[..., Any]:
+    """The generator every call of syscall ``name`` runs (one frame around the body: the
+    hot path of every simulated program goes through here)."""
+
+    def run_syscall(task: Task, *args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        kernel = task.kernel
+        kernel.security.current = task
+        tracer = kernel.tracer
+        if tracer is not None:
+            tracer.enter(task, name, args, kwargs)
+        audit = kernel.audit
+        if audit is not None:
+            audit.syscall_entry(task, name)
+        err = 0
+        result: Any = None
+        new_program: NewProgram | None = None
+        while True:
+            task.in_syscall = name
+            try:
+                if kwargs:
+                    result = yield from body(task, *args, **kwargs)
+                else:
+                    result = yield from body(task, *args)
+                break
+            except Interrupted:
+                handled, all_restart = yield from task.handle_signals()
+                if not handled or (restart == RESTART_SYS and all_restart):
+                    if restart != RESTART_NEVER:
+                        kernel.security.current = task
+                        continue
+                err = c.EINTR
+                break
+            except SyscallError as e:
+                err = e.errno or c.EINVAL
+                break
+            except NewProgram as e:  # execve succeeded: exit the syscall, then run the program
+                new_program = e
+                result = 0
+                break
+        task.in_syscall = None
+        flow = kernel.flow
+        if flow is not None:
+            flow.syscall_exit(task, name, args, result, err)
+        if audit is not None:
+            audit.syscall_exit(task, name, args, -err if err else result)
+        env = kernel.env
+        yield Timeout(env, kernel.costs.get(name, kernel.default_cost))
+        if tracer is not None:
+            tracer.exit(task, name, args, kwargs, result, err)
+        proc = task.process
+        if (proc.group_exit is not None or task.killed
+                or ((task.pending or proc.shared_pending) and task.has_pending())):
+            yield from task.handle_signals()
+        if err:
+            raise SyscallError(err, name)
+        if new_program is not None:
+            raise new_program
+        return result
+
+    return run_syscall

@@ -78,13 +78,7 @@ class BpfLsm(LsmModule):
         if spec is None:
             raise HookRegistrationError(f"unknown LSM hook {hook!r} (see lsm/hookdefs.py)")
         if spec.kind == "int":
-            default = spec.default
-
-            def wrapped(*args: Any, _fn: Callable[..., Any] = fn) -> int:
-                rc = _fn(*args)
-                return default if rc is None else int(rc)
-
-            self._hooks[hook] = wrapped
+            self._hooks[hook] = _int_hook(fn, spec.default, len(spec.args))
         else:
             self._hooks[hook] = fn
 
@@ -97,3 +91,37 @@ class BpfLsm(LsmModule):
 
     def hook_table(self) -> dict[str, Callable[..., Any]]:
         return dict(self._hooks)
+
+
+def _int_hook(fn: Callable[..., Any], default: int, nargs: int) -> Callable[..., int]:
+    """Wrap ``fn`` so that ``None`` means the hook's default.  The wrapper takes the hook's
+    exact arity when it is small: a fixed-argument call is markedly cheaper than ``*args``,
+    and this wrapper sits on the hot path of every mediated syscall."""
+
+    def result(rc: Any) -> int:
+        return default if rc is None else int(rc)
+
+    if nargs == 1:
+        def hook1(a: Any) -> int:
+            rc = fn(a)
+            return rc if rc.__class__ is int else result(rc)
+
+        return hook1
+    if nargs == 2:
+        def hook2(a: Any, b: Any) -> int:
+            rc = fn(a, b)
+            return rc if rc.__class__ is int else result(rc)
+
+        return hook2
+    if nargs == 3:
+        def hook3(a: Any, b: Any, c: Any) -> int:
+            rc = fn(a, b, c)
+            return rc if rc.__class__ is int else result(rc)
+
+        return hook3
+
+    def hook_n(*args: Any) -> int:
+        rc = fn(*args)
+        return rc if rc.__class__ is int else result(rc)
+
+    return hook_n

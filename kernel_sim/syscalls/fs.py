@@ -70,6 +70,8 @@ class RegularOps(FileOps):
 
 
 REGULAR_OPS = RegularOps()
+_S_IFMT, _S_IFDIR, _MAY_READ, _MAY_WRITE = c.S_IFMT, c.S_IFDIR, c.MAY_READ, c.MAY_WRITE
+_BUFFERS = (bytes, bytearray, memoryview)
 #: flags open(2) acts on but does not keep in f_flags (``do_dentry_open``)
 _OPEN_ONLY_FLAGS = c.O_CREAT | c.O_EXCL | c.O_NOCTTY | c.O_TRUNC
 
@@ -142,22 +144,33 @@ class FileSyscalls:
     # -- read / write --------------------------------------------------------------------------
     @syscall
     def read(self: Task, fd: int, n: int) -> Any:
-        file = self.process.files.get(fd)
+        # hot path: FdTable.get, Inode.is_dir and check() inlined
+        try:
+            file = self.process.files.fds[fd]
+        except (KeyError, TypeError):
+            raise SyscallError(c.EBADF) from None
         if not file.f_mode & FMODE_READ:
             raise SyscallError(c.EBADF)
-        if file.inode.is_dir():
+        if file.inode.mode & _S_IFMT == _S_IFDIR:
             raise SyscallError(c.EISDIR)
-        check(self.kernel.security.file_permission(file, c.MAY_READ))
+        rc = self.kernel.security.file_permission(file, _MAY_READ)
+        if rc:
+            raise SyscallError(-rc)
         return (yield from file.ops.read(self, file, n))
 
     @syscall
     def write(self: Task, fd: int, data: bytes) -> Any:
-        file = self.process.files.get(fd)
+        try:
+            file = self.process.files.fds[fd]
+        except (KeyError, TypeError):
+            raise SyscallError(c.EBADF) from None
         if not file.f_mode & FMODE_WRITE:
             raise SyscallError(c.EBADF)
-        if not isinstance(data, bytes | bytearray | memoryview):
+        if not isinstance(data, _BUFFERS):
             raise SyscallError(c.EFAULT)
-        check(self.kernel.security.file_permission(file, c.MAY_WRITE))
+        rc = self.kernel.security.file_permission(file, _MAY_WRITE)
+        if rc:
+            raise SyscallError(-rc)
         return (yield from file.ops.write(self, file, data))
 
     # -- descriptors ---------------------------------------------------------------------------
