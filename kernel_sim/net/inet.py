@@ -195,6 +195,14 @@ def inet_autobind(k: Kernel, sk: Sock) -> None:
         inet_get_port(k, sk, ANY[sk.family], 0)
 
 
+def _set_source(sk: Sock) -> None:
+    """The route's source address for a wildcard-bound socket that connects, as
+    ``tcp_v4_connect``/``ip4_datagram_connect`` set ``inet_saddr``: on loopback the local
+    route's ``src``, 127.0.0.1 (``::1`` for IPv6)."""
+    if sk.addr is not None and _is_any(sk.addr[0]):
+        sk.addr = _mkaddr(sk.family, LOOPBACK[sk.family], sk.addr[1])
+
+
 def inet_unhash(k: Kernel, sk: Sock) -> None:
     if sk.addr is None:
         return
@@ -337,6 +345,7 @@ class TcpOps(InetOps):
             raise SyscallError(c.EISCONN)
         host, port = _dest(sk.family, addr)
         inet_autobind(k, sk)
+        _set_source(sk)
         nonblock = flags & c.O_NONBLOCK
         while True:
             listener = _lookup(k, c.IPPROTO_TCP, sk.family, host, port, TCP_LISTEN)
@@ -437,6 +446,7 @@ class UdpOps(InetOps):
             return 0
         host, port = _dest(sk.family, addr)
         inet_autobind(k, sk)
+        _set_source(sk)
         sk.daddr = _mkaddr(sk.family, host, port)
         sk.state = TCP_ESTABLISHED
         sock.state = SS_CONNECTED
