@@ -427,14 +427,14 @@ class _Compiler:
                 db.nodecons.insert(at, node)
             case A.IbPkeyCon(subnet_prefix=prefix, low=low, high=high, context=ctx):
                 try:
-                    addr = int(ipaddress.IPv6Address(prefix))
+                    subnet = int(ipaddress.IPv6Address(prefix))
                 except ValueError as exc:
                     raise error(stmt.pos, f"bad ibpkeycon subnet prefix: {exc}") from None
-                if addr & (2**64 - 1):
+                if subnet & (2**64 - 1):
                     raise error(stmt.pos, "ibpkeycon subnet prefix has interface bits set")
                 if not 0 <= low <= high <= 0xFFFF:
                     raise error(stmt.pos, f"bad ibpkeycon pkey range {low}-{high}")
-                db.ibpkeycons.append(P.IbPkeyCon(addr >> 64, low, high, self.context(ctx)))
+                db.ibpkeycons.append(P.IbPkeyCon(subnet >> 64, low, high, self.context(ctx)))
             case A.IbEndportCon(device=device, port=port, context=ctx):
                 if not 1 <= port <= 255:
                     raise error(stmt.pos, f"bad ibendportcon port {port} (1-255)")
