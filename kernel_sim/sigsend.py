@@ -144,9 +144,15 @@ class SignalMixin:
             thread.wake_for_signal()
             return
         if fatal:
-            for t in proc.threads:
-                if sig == c.SIGKILL or sig not in t.blocked:
-                    t.wake_for_signal()
+            unblocked = [t for t in proc.threads if sig == c.SIGKILL or sig not in t.blocked]
+            if (unblocked and proc.stopped and proc.ptracer is None
+                    and default_action(sig) != Action.CORE):
+                # complete_signal turns it into a group exit: a stopped group dies now
+                # (a core-dumping signal waits for SIGCONT)
+                proc.stopped = False
+                proc.cont_wait.wake_all()
+            for t in unblocked:
+                t.wake_for_signal()
             return
         for t in proc.threads:
             if sig not in t.blocked:

@@ -354,3 +354,36 @@ def test_fork_inherits_pipe_fds() -> None:
         return 0
 
     check_ok(*run(prog))
+
+
+def test_blocked_writer_gets_epipe_when_the_last_reader_goes() -> None:
+    def reader(p, r, w):
+        yield from p.close(w)
+        yield from p.nanosleep(1.0)
+        return 0  # exits without reading: the last read end closes
+
+    def prog(p):
+        yield from p.sigaction(SIGPIPE, SIG_IGN)
+        r, w = yield from p.pipe()
+        yield from p.fork(reader, r, w)
+        yield from p.close(r)
+        yield from p.write(w, b"f" * 65536)  # fills the pipe
+        assert (yield from err(p.write(w, b"more"))) == errno.EPIPE  # woken by the close
+        assert p.kernel.now >= 1.0
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_blocked_sigpipe_stays_pending_and_write_fails_with_epipe() -> None:
+    def prog(p):
+        yield from p.sigprocmask(0, {SIGPIPE})
+        r, w = yield from p.pipe()
+        yield from p.close(r)
+        assert (yield from err(p.write(w, b"x"))) == errno.EPIPE
+        assert SIGPIPE in p.pending  # queued, not delivered
+        yield from p.sigprocmask(1, {SIGPIPE})  # unblocking delivers it: default kills
+        return 0
+
+    k, pid = run(prog)
+    assert killed_by(k.exit_status(pid), SIGPIPE)

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from kernel_sim import (
+    SA_RESETHAND,
     SA_RESTART,
     SIG_DFL,
     SIG_IGN,
@@ -17,6 +18,7 @@ from kernel_sim import (
     SIGINT,
     SIGKILL,
     SIGQUIT,
+    SIGRTMIN,
     SIGSEGV,
     SIGSTOP,
     SIGTERM,
@@ -394,3 +396,144 @@ def test_handler_inherited_by_fork_and_sigkill_during_handler_wait() -> None:
 
     check_ok(*run(prog))
     assert [pid for pid, _ in log] and log[0][1] == SIGUSR1 and log[0][0] != 2
+
+
+# -- more delivery rules ----------------------------------------------------------------------
+def test_fatal_signal_kills_a_stopped_process_at_once() -> None:
+    """complete_signal: a fatal, unhandled non-core signal ends a stopped group at once."""
+
+    def prog(p):
+        pid = yield from p.fork(_sleeper)
+        yield from p.kill(pid, SIGSTOP)
+        yield from p.waitpid(pid, WUNTRACED)
+        yield from p.kill(pid, SIGTERM)
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGTERM
+        assert p.kernel.now < 1.0
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_core_signal_to_a_stopped_process_waits_for_sigcont() -> None:
+    def prog(p):
+        pid = yield from p.fork(_sleeper)
+        yield from p.kill(pid, SIGSTOP)
+        yield from p.waitpid(pid, WUNTRACED)
+        yield from p.kill(pid, SIGQUIT)
+        yield from p.nanosleep(1.0)
+        assert (yield from p.waitpid(pid, WNOHANG)) == (0, 0)  # still stopped
+        yield from p.kill(pid, SIGCONT)
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGQUIT and os.WCOREDUMP(st)
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_blocked_read_survives_stop_and_continue() -> None:
+    """A stop is not a handler: the read is restarted transparently after SIGCONT."""
+
+    def reader(p, r):
+        data = yield from p.read(r, 10)
+        return len(data)
+
+    def prog(p):
+        r, w = yield from p.pipe()
+        pid = yield from p.fork(reader, r)
+        yield from p.nanosleep(0.1)
+        yield from p.kill(pid, SIGSTOP)
+        yield from p.waitpid(pid, WUNTRACED)
+        yield from p.kill(pid, SIGCONT)
+        yield from p.nanosleep(0.1)
+        yield from p.write(w, b"12345")
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 5
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_sigkill_ends_a_blocked_reader() -> None:
+    def reader(p, r):
+        yield from p.read(r, 10)
+        return 0
+
+    def prog(p):
+        r, _w = yield from p.pipe()
+        pid = yield from p.fork(reader, r)
+        yield from p.nanosleep(0.5)
+        yield from p.kill(pid, SIGKILL)
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGKILL
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_interrupted_blocking_write_returns_the_partial_count() -> None:
+    log = []
+
+    def prog(p):
+        yield from p.sigaction(SIGUSR1, _noop_handler(log))
+        r, w = yield from p.pipe()
+        yield from p.fork(_interrupt_after(1.0), p.pid)
+        n = yield from p.write(w, b"z" * 100000)
+        assert n == 65536  # what fit before the signal; no EINTR once something was written
+        assert (yield from p.read(r, 1 << 20)) == b"z" * 65536
+        return 0
+
+    check_ok(*run(prog))
+    assert len(log) == 1
+
+
+def test_sa_resethand_runs_the_handler_once() -> None:
+    log = []
+
+    def prog(p):
+        yield from p.sigaction(SIGUSR1, _noop_handler(log), SA_RESETHAND)
+        yield from p.kill(p.pid, SIGUSR1)
+        assert len(log) == 1
+        yield from p.kill(p.pid, SIGUSR1)  # default action now: terminate
+        return 0
+
+    k, pid = run(prog)
+    assert os.WIFSIGNALED(k.exit_status(pid)) and os.WTERMSIG(k.exit_status(pid)) == SIGUSR1
+
+
+def test_standard_signals_coalesce_realtime_signals_queue() -> None:
+    log = []
+
+    def prog(p):
+        rt = SIGRTMIN + 1
+        yield from p.sigaction(SIGUSR1, _noop_handler(log))
+        yield from p.sigaction(rt, _noop_handler(log))
+        yield from p.sigprocmask(0, {SIGUSR1, rt})
+        for _ in range(3):
+            yield from p.kill(p.pid, SIGUSR1)
+            yield from p.kill(p.pid, rt)
+        yield from p.sigprocmask(1, {SIGUSR1, rt})
+        assert [s for _, s in log] == [SIGUSR1, rt, rt, rt]  # lowest number first
+        return 0
+
+    check_ok(*run(prog))
+
+
+def test_signal_blocked_while_its_handler_runs() -> None:
+    log = []
+
+    def handler(p, sig):
+        log.append(("enter", sig))
+        yield from p.kill(p.pid, sig)  # blocked during the handler: delivered after it
+        yield from p.getpid()
+        log.append(("leave", sig))
+
+    def prog(p):
+        yield from p.sigaction(SIGUSR2, handler, SA_RESETHAND)
+        yield from p.kill(p.pid, SIGUSR2)
+        return 0
+
+    k, pid = run(prog)
+    # the second SIGUSR2 came after the first handler finished, with SIG_DFL (reset): fatal
+    assert log == [("enter", SIGUSR2), ("leave", SIGUSR2)]
+    assert os.WIFSIGNALED(k.exit_status(pid)) and os.WTERMSIG(k.exit_status(pid)) == SIGUSR2
