@@ -359,6 +359,8 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
     def create_inode(self, task: Task, dentry: Dentry, mode: int) -> Inode:
         parent = dentry.parent
         gid = parent.gid if parent.mode & c.S_ISGID else task.cred.fsgid
+        if parent.mode & c.S_ISGID and mode & c.S_IFMT == c.S_IFDIR:
+            mode |= c.S_ISGID  # inode_init_owner: subdirectories of a setgid dir inherit it
         inode = self.new_inode(parent.sb, mode, task.cred.fsuid, gid)
         rc = self.security.inode_init_security(inode, parent, dentry.name)
         if rc and rc != -c.EOPNOTSUPP:

@@ -276,7 +276,8 @@ class FileSyscalls:
         k = self.kernel
         dentry = namei.lookup_parent(self, path)
         namei.may_create(self, dentry)
-        fmode = c.S_IFDIR | (mode & 0o7777 & ~self.process.umask)
+        # vfs_prepare_mode for mkdir keeps only S_IRWXUGO | S_ISVTX of the requested mode
+        fmode = c.S_IFDIR | (mode & 0o1777 & ~self.process.umask)
         check(k.security.inode_mkdir(dentry.parent, dentry, fmode))
         k.create_inode(self, dentry, fmode)
         return 0

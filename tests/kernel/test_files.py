@@ -335,6 +335,11 @@ def test_new_file_group_from_setgid_directory() -> None:
     def prog(p):
         yield from p.open("/srv/shared/f", O_CREAT | O_WRONLY)
         assert (yield from p.stat("/srv/shared/f")).st_gid == 77
+        yield from p.mkdir("/srv/shared/sub", 0o6777)  # mkdir drops set-id bits it is given
+        st = yield from p.stat("/srv/shared/sub")
+        assert st.st_gid == 77 and stat.S_IMODE(st.st_mode) == 0o2755  # but inherits S_ISGID
+        yield from p.mkdir("/tmp/plain", 0o7777)
+        assert stat.S_IMODE((yield from p.stat("/tmp/plain")).st_mode) == 0o1755
         return 0
 
     check_ok(*run(prog, kernel=k, uid=1000, gid=1000))

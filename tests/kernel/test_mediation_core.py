@@ -247,3 +247,45 @@ def test_dac_failure_never_reaches_the_module() -> None:
     check_ok(k, pid)
     assert calls == ["", "etc"]  # search on / and /etc only; neither the file nor task_kill
     assert os.WIFEXITED(k.exit_status(victim))
+
+
+def test_kernel_generated_signals_are_not_mediated() -> None:
+    """SIGCHLD at exit, SIGPIPE and the ptrace-attach SIGSTOP bypass task_kill (ref. 7.17)."""
+    from kernel_sim import PTRACE_DETACH, SIGCHLD, SIGPIPE, WUNTRACED
+
+    asked = []
+    m = BpfLsm("no-signals", {"task_kill": lambda p, info, sig, cred: asked.append(sig)
+                              or -LSM_ERR})
+    k = Kernel(lsms=[m], seed=0)
+    got = []
+
+    def on_chld(p, sig):
+        got.append(sig)
+        return
+        yield
+
+    def writer(p):
+        r, w = yield from p.pipe()
+        yield from p.close(r)
+        yield from p.write(w, b"x")  # SIGPIPE: kernel-generated, kills despite the module
+        return 0
+
+    def prog(p):
+        yield from p.sigaction(SIGCHLD, on_chld, 0x10000000)  # SA_RESTART
+        pid = yield from p.fork(writer)
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGPIPE
+        victim = yield from p.fork(_other)
+        assert (yield from err(p.kill(victim, SIGTERM))) == LSM_ERR  # user signal: mediated
+        yield from p.ptrace(PTRACE_ATTACH, victim)  # its SIGSTOP is not
+        _, st = yield from p.waitpid(victim, WUNTRACED)
+        assert os.WIFSTOPPED(st)
+        yield from p.ptrace(PTRACE_DETACH, victim)
+        yield from p.waitpid(victim, 0)
+        return 0
+
+    pid = k.spawn(prog, uid=1000, gid=1000)
+    k.run()
+    check_ok(k, pid)
+    assert asked == [SIGTERM]
+    assert SIGCHLD in got
