@@ -22,6 +22,19 @@ class SignalMixin:
     def sig_default_ignored(self: Kernel, sig: int) -> bool:
         return default_action(sig) == Action.IGN
 
+    def pgrp_orphaned(self: Kernel, pgid: int) -> bool:
+        """``will_become_orphaned_pgrp``: no live member has a parent in another group of
+        the same session (init as parent does not count).  Processes started by
+        :meth:`Kernel.spawn` lead their own session, so their groups are orphaned."""
+        for p in self.processes.values():
+            if p.pgid != pgid or p.exit_status is not None:
+                continue
+            parent = p.parent
+            if (parent is not None and parent is not self.init and parent.pgid != pgid
+                    and parent.sid == p.sid):
+                return False
+        return True
+
     def _sig_ignored(self: Kernel, proc: Process, sig: int) -> bool:
         if sig in (c.SIGKILL, c.SIGSTOP) or proc.ptracer is not None:
             return False

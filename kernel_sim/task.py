@@ -146,7 +146,9 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
                 if action in (Action.IGN, Action.CONT):
                     continue
                 if action == Action.STOP:
-                    yield from self.kernel.do_signal_stop(self, sig)
+                    # SIGTSTP/SIGTTIN/SIGTTOU are discarded in an orphaned process group
+                    if sig == c.SIGSTOP or not self.kernel.pgrp_orphaned(proc.pgid):
+                        yield from self.kernel.do_signal_stop(self, sig)
                     continue
                 core = action == Action.CORE
                 self.kernel.do_group_exit(proc, w_exitcode(0, sig, core))

@@ -318,7 +318,29 @@ def test_sigchld_sent_to_parent_on_child_exit() -> None:
     check_ok(*run(prog))
 
 
-@pytest.mark.parametrize("stopsig", [SIGSTOP, SIGTSTP])
+def test_tstp_is_discarded_in_an_orphaned_process_group() -> None:
+    """Spawned processes lead their own session (parent: init), so their process group is
+    orphaned and the terminal stop signals are dropped (get_signal: is_current_pgrp_orphaned);
+    SIGSTOP still stops."""
+
+    def prog(p):
+        pid = yield from p.fork(_sleeper)
+        yield from p.nanosleep(0.1)
+        for sig in (SIGTSTP, 21, 22):  # SIGTSTP, SIGTTIN, SIGTTOU
+            yield from p.kill(pid, sig)
+        yield from p.nanosleep(0.1)
+        assert (yield from p.waitpid(pid, WUNTRACED | WNOHANG)) == (0, 0)
+        yield from p.kill(pid, SIGSTOP)
+        _wpid, st = yield from p.waitpid(pid, WUNTRACED)
+        assert os.WIFSTOPPED(st) and os.WSTOPSIG(st) == SIGSTOP
+        yield from p.kill(pid, SIGKILL)
+        yield from p.waitpid(pid, 0)
+        return 0
+
+    check_ok(*run(prog))
+
+
+@pytest.mark.parametrize("stopsig", [SIGSTOP])
 def test_stop_and_continue_are_reported_by_waitpid(stopsig: int) -> None:
     def child(p):
         for _ in range(10):
