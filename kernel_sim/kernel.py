@@ -43,6 +43,13 @@ class AuditSink(Protocol):
         ...
 
 
+def dumpability_changed(old: Cred, new: Cred) -> bool:
+    """``commit_creds``: a change of euid/egid/fsuid/fsgid or new permitted capabilities
+    makes the process non-dumpable (so only CAP_SYS_PTRACE may trace it)."""
+    return (old.euid != new.euid or old.egid != new.egid or old.fsuid != new.fsuid
+            or old.fsgid != new.fsgid or bool(new.cap_permitted & ~old.cap_permitted))
+
+
 class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
     """A simulated Linux kernel.
 
@@ -337,6 +344,8 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
 
     def commit_creds(self, task: Task, new: Cred) -> None:
         old = task.cred
+        if dumpability_changed(old, new):
+            task.process.dumpable = False  # set_dumpable(suid_dumpable): 0, not ptraceable
         task.cred = new
         self.security.cred_free(old)
 

@@ -130,6 +130,9 @@ class LifecycleMixin:
             if other is not task:
                 self._kill_thread(other)
         sec.bprm_committing_creds(bprm)
+        from kernel_sim.kernel import dumpability_changed
+
+        changed = dumpability_changed(task.cred, bprm.cred)
         self.commit_creds(task, bprm.cred)
         for handler in self.exec_handlers:
             handler(proc)
@@ -146,8 +149,10 @@ class LifecycleMixin:
         name = self.basename(path)
         proc.comm = task.comm = name
         proc.exe = path
-        if bprm.cred.euid != bprm.cred.uid or bprm.secureexec:
-            proc.dumpable = False
+        # begin_new_exec recomputes dumpability: a plain exec makes the process dumpable again
+        new = bprm.cred
+        proc.dumpable = not (changed or bprm.secureexec or new.euid != new.uid
+                             or new.egid != new.gid)
         raise Exec(inode.program, argv)
         yield
 

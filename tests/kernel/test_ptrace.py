@@ -245,3 +245,30 @@ def test_tracee_exit_reported_to_a_waiting_tracer() -> None:
     k.run()
     check_ok(k, tr)
     assert exited(k.exit_status(t), 0)
+
+
+def test_privilege_drop_makes_a_process_non_dumpable_until_a_plain_exec() -> None:
+    """commit_creds: changing euid makes the process non-dumpable, so its new uid may not
+    trace it; exec of an ordinary program (same creds) makes it dumpable again."""
+    k = Kernel(seed=0)
+    k.install("/usr/bin/plain", _target, mode=0o755)
+
+    def daemon(p):
+        yield from p.setgid(1000)
+        yield from p.setuid(1000)  # root drops privileges
+        yield from p.nanosleep(2.0)
+        yield from p.execve("/usr/bin/plain", ["plain"], {})
+
+    def tracer(p, t):
+        yield from p.nanosleep(1.0)
+        assert (yield from err(p.ptrace(PTRACE_ATTACH, t))) == errno.EPERM  # non-dumpable
+        yield from p.nanosleep(2.0)
+        yield from p.ptrace(PTRACE_ATTACH, t)  # after the exec: dumpable again
+        yield from p.waitpid(t, 0)
+        yield from p.ptrace(PTRACE_DETACH, t)
+        return 0
+
+    t = k.spawn(daemon)
+    tr = k.spawn(tracer, t, uid=1000, gid=1000)
+    k.run()
+    check_ok(k, tr)
