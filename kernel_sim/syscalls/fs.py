@@ -84,6 +84,9 @@ class FileSyscalls:
     @syscall
     def open(self: Task, path: str, flags: int = c.O_RDONLY, mode: int = 0o777) -> Any:
         k = self.kernel
+        files = self.process.files
+        if len(files.fds) >= files.max_fds:
+            raise SyscallError(c.EMFILE)  # get_unused_fd_flags precedes do_filp_open
         # path_openat: the struct file (and its LSM blob) exists before the path walk starts;
         # do_dentry_open drops the open-only flags from f_flags
         file = k.alloc_file(self, None, flags & ~_OPEN_ONLY_FLAGS, REGULAR_OPS)  # type: ignore[arg-type]
@@ -130,7 +133,7 @@ class FileSyscalls:
                 if inode.data is not None:
                     inode.data.clear()
                 inode.mtime = inode.ctime = k.env.now
-            return self.process.files.alloc(file, bool(flags & c.O_CLOEXEC))
+            return files.alloc(file, bool(flags & c.O_CLOEXEC))
         except BaseException:
             k.fput(file)
             raise

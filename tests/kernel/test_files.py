@@ -204,6 +204,7 @@ def test_emfile_when_the_table_is_full() -> None:
             yield from p.dup(fd)
         assert (yield from err(p.dup(fd))) == errno.EMFILE
         assert (yield from err(p.open("/etc/motd", O_RDONLY))) == errno.EMFILE
+        assert (yield from err(p.open("/etc/missing", O_RDONLY))) == errno.EMFILE  # fd first
         assert (yield from err(p.pipe())) == errno.EMFILE
         yield from p.close(5)
         assert (yield from p.dup(fd)) == 5
