@@ -82,7 +82,8 @@ class SignalMixin:
             # result wins (so an LSM's EACCES can surface depending on the order)
             result, found = 0, False
             for proc in sorted(self.processes.values(), key=lambda p: p.pid):
-                if proc.pid == 1 or proc is sender.process or proc.exit_status is not None:
+                # zombies count until reaped (for_each_process still lists them)
+                if proc.pid == 1 or proc is sender.process or proc.task0 is None:
                     continue
                 found = True
                 rc = self._kill_one(sender, proc, sig)
@@ -95,7 +96,7 @@ class SignalMixin:
             return 0
         pgid = sender.process.pgid if pid == 0 else -pid
         members = [p for p in sorted(self.processes.values(), key=lambda p: p.pid)
-                   if p.pgid == pgid and p.exit_status is None]
+                   if p.pgid == pgid and p.task0 is not None]  # zombies stay in the group
         if not members:
             raise SyscallError(c.ESRCH)
         success, last = False, -c.ESRCH

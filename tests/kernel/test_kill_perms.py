@@ -269,3 +269,25 @@ def test_signal_to_own_process_needs_no_permission() -> None:
     pid = k.spawn(prog, uid=1000, gid=1000, caps=0)
     k.run()
     check_ok(k, pid)
+
+
+def test_zombies_still_count_as_signal_targets_until_reaped() -> None:
+    """A zombie keeps its pid and process group until its parent reaps it."""
+
+    def quick(p):
+        return 0
+        yield
+
+    def prog(p):
+        pid = yield from p.fork(quick)
+        yield from p.nanosleep(1.0)  # now a zombie, not reaped
+        assert (yield from p.kill(pid, SIGTERM)) == 0
+        yield from p.waitpid(pid, 0)
+        assert (yield from err(p.kill(pid, SIGTERM))) == errno.ESRCH
+        return 0
+
+    k = Kernel(seed=0)
+    pid = k.spawn(prog, uid=1000, gid=1000)
+    k.run()
+    check_ok(k, pid)
+
