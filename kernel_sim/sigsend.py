@@ -204,7 +204,7 @@ class SignalMixin:
             parent = proc.parent
             if parent is not None:
                 act = parent.sighand.get(c.SIGCHLD)
-                if not (act is not None and act.flags & 1):  # SA_NOCLDSTOP
+                if not (act is not None and act.flags & c.SA_NOCLDSTOP):
                     self.send_signal(parent, c.SIGCHLD, kernel=True)
                 parent.child_wait.wake_all()
             if proc.ptracer is not None:

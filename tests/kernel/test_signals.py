@@ -559,3 +559,24 @@ def test_signal_blocked_while_its_handler_runs() -> None:
     # the second SIGUSR2 came after the first handler finished, with SIG_DFL (reset): fatal
     assert log == [("enter", SIGUSR2), ("leave", SIGUSR2)]
     assert os.WIFSIGNALED(k.exit_status(pid)) and os.WTERMSIG(k.exit_status(pid)) == SIGUSR2
+
+
+def test_sa_nocldstop_suppresses_sigchld_for_stops_only() -> None:
+    from kernel_sim import SA_NOCLDSTOP
+
+    log = []
+
+    def prog(p):
+        yield from p.sigaction(SIGCHLD, _noop_handler(log), SA_RESTART | SA_NOCLDSTOP)
+        pid = yield from p.fork(_sleeper)
+        yield from p.kill(pid, SIGSTOP)
+        yield from p.waitpid(pid, WUNTRACED)
+        yield from p.getpid()
+        assert log == []  # no SIGCHLD for the stop
+        yield from p.kill(pid, SIGKILL)
+        yield from p.waitpid(pid, 0)
+        yield from p.getpid()
+        assert log == [(p.pid, SIGCHLD)]  # but one for the death
+        return 0
+
+    check_ok(*run(prog))
