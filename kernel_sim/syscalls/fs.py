@@ -95,6 +95,8 @@ class FileSyscalls:
             if flags & c.O_CREAT:
                 dentry = namei.lookup_parent(self, path)
                 inode = dentry.inode
+                if inode is None and path.endswith("/"):
+                    raise SyscallError(c.EISDIR)  # open_last_lookups: O_CREAT of "name/"
                 if inode is None:
                     namei.may_create(self, dentry)
                     fmode = c.S_IFREG | (mode & 0o7777 & ~self.process.umask)
@@ -267,6 +269,8 @@ class FileSyscalls:
     def mkfifo(self: Task, path: str, mode: int = 0o666) -> Any:
         k = self.kernel
         dentry = namei.lookup_parent(self, path)
+        if dentry.inode is None and path.endswith("/"):
+            raise SyscallError(c.ENOENT)  # filename_create: a trailing slash asks for a dir
         namei.may_create(self, dentry)
         fmode = c.S_IFIFO | (mode & 0o7777 & ~self.process.umask)
         check(k.security.inode_mknod(dentry.parent, dentry, fmode, 0))

@@ -357,3 +357,19 @@ def test_mkdir_and_errors() -> None:
         return 0
 
     check_ok(*run(prog, kernel=_kernel(), uid=1000, gid=1000))
+
+
+def test_trailing_slash_rules() -> None:
+    def prog(p):
+        assert (yield from err(p.open("/tmp/newfile/", O_CREAT | O_WRONLY))) == errno.EISDIR
+        assert (yield from err(p.mkfifo("/tmp/newfifo/"))) == errno.ENOENT
+        assert (yield from err(p.open("/etc/motd/", O_RDONLY))) == errno.ENOTDIR
+        assert (yield from err(p.stat("/etc/motd/"))) == errno.ENOTDIR
+        yield from p.mkdir("/tmp/newdir/")  # a directory may be named with a slash
+        assert (yield from err(p.mkfifo("/tmp/newdir/"))) == errno.EEXIST
+        assert k_lookup("/tmp/newfile") is None and k_lookup("/tmp/newfifo") is None
+        return 0
+
+    k = _kernel()
+    k_lookup = k.lookup
+    check_ok(*run(prog, kernel=k, uid=1000, gid=1000))
