@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_sim import constants as c
-from kernel_sim.caps import CAP_FULL_SET, CAP_SETPCAP, CAP_SYS_PTRACE
+from kernel_sim.caps import CAP_FULL_SET, CAP_SETPCAP, CAP_SETUID, CAP_SYS_PTRACE
 from lsm.module import LsmModule
+
+LSM_UNSAFE_PTRACE = 1  # bprm->unsafe bits (include/linux/security.h)
 
 
 class Capability(LsmModule):
@@ -54,16 +56,35 @@ class Capability(LsmModule):
         return 0
 
     def bprm_creds_from_file(self, bprm: Any, file: Any) -> int:
-        """Legacy root semantics: an exec by (or setuid to) root gets every capability."""
+        """cap_bprm_creds_from_file with legacy root semantics: an exec by (or setuid to) root
+        gets every capability.  An exec under a tracer without CAP_SYS_PTRACE (or other unsafe
+        sharing) gains nothing: set-id bits are ignored unless the caller holds CAP_SETUID."""
         new = bprm.cred
+        old = bprm.task.cred
+        is_setid = new.euid != old.uid or new.egid != old.gid
+        effective = False
         if new.euid == 0 or new.uid == 0:
             new.cap_permitted = CAP_FULL_SET
-            new.cap_effective = CAP_FULL_SET if new.euid == 0 else 0
+            effective = new.euid == 0
         else:
-            new.cap_permitted = new.cap_effective = 0
-        if new.euid != new.uid:
+            new.cap_permitted = 0
+        gained = bool(new.cap_permitted & ~old.cap_permitted)
+        if (is_setid or gained) and (bprm.unsafe & ~LSM_UNSAFE_PTRACE
+                                     or not self._ptracer_capable(bprm.task)):
+            if not self._has_cap(old, CAP_SETUID):
+                new.euid, new.egid = new.uid, new.gid
+            new.cap_permitted &= old.cap_permitted
+        new.suid = new.fsuid = new.euid
+        new.sgid = new.fsgid = new.egid
+        new.cap_effective = new.cap_permitted if effective else 0
+        if is_setid or (new.uid != 0 and effective):
             bprm.secureexec = True
         return 0
+
+    def _ptracer_capable(self, task: Any) -> bool:
+        """ptracer_capable: not traced, or traced by a holder of CAP_SYS_PTRACE."""
+        tracer = task.process.ptracer
+        return tracer is None or self._has_cap(tracer.cred, CAP_SYS_PTRACE)
 
     def capset(self, new: Any, old: Any, effective: int, inheritable: int,
                permitted: int) -> int:

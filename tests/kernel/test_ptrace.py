@@ -272,3 +272,42 @@ def test_privilege_drop_makes_a_process_non_dumpable_until_a_plain_exec() -> Non
     tr = k.spawn(tracer, t, uid=1000, gid=1000)
     k.run()
     check_ok(k, tr)
+
+
+def test_setuid_exec_under_an_unprivileged_tracer_gains_nothing() -> None:
+    """cap_bprm_creds_from_file: with LSM_UNSAFE_PTRACE and a tracer lacking CAP_SYS_PTRACE
+    the set-uid bit is ignored, so the tracer cannot peek at a root process."""
+    k = Kernel(seed=0)
+    seen = []
+
+    def suid(p):
+        seen.append(((yield from p.getuid()), (yield from p.geteuid()), p.cred.cap_effective))
+        return 0
+
+    k.install("/usr/bin/suid", suid, mode=0o4755)
+
+    def child(p):
+        yield from p.ptrace(PTRACE_TRACEME)
+        yield from p.execve("/usr/bin/suid", ["suid"], {})
+
+    def parent(p):
+        pid = yield from p.fork(child)
+        _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFEXITED(st)
+        return 0
+
+    pid = k.spawn(parent, uid=1000, gid=1000)
+    k.run()
+    check_ok(k, pid)
+    assert seen == [(1000, 1000, 0)]
+
+    # untraced, the same exec is set-uid root
+    k2 = Kernel(seed=0)
+    k2.install("/usr/bin/suid", suid, mode=0o4755)
+
+    def plain(p):
+        yield from p.execve("/usr/bin/suid", ["suid"], {})
+
+    k2.spawn(plain, uid=1000, gid=1000)
+    k2.run()
+    assert seen[1][:2] == (1000, 0) and seen[1][2] != 0
