@@ -189,7 +189,7 @@ class SignalMixin:
         Deliberate difference: Linux would run a handler for SIGSEGV and retry the access;
         simulated memory accesses are not restartable, so the default action is taken.
         """
-        self.do_group_exit(task.process, w_exitcode(0, sig, core=True))
+        self.do_group_exit(task.process, w_exitcode(0, sig, core=task.process.dumpable))
         raise TaskExit(task.process.group_exit or 0)
 
     def do_signal_stop(self: Kernel, task: Task, sig: int) -> Any:

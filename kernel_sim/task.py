@@ -150,7 +150,9 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
                     if sig == c.SIGSTOP or not self.kernel.pgrp_orphaned(proc.pgid):
                         yield from self.kernel.do_signal_stop(self, sig)
                     continue
-                core = action == Action.CORE
+                # do_coredump: a non-dumpable (set-id, privilege-dropped) process leaves no
+                # core; RLIMIT_CORE is taken as unlimited (deliberate: no rlimit model)
+                core = action == Action.CORE and proc.dumpable
                 self.kernel.do_group_exit(proc, w_exitcode(0, sig, core))
                 raise TaskExit(proc.group_exit or 0)
             # a user handler runs in this task, with the signal blocked meanwhile

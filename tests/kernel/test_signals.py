@@ -580,3 +580,16 @@ def test_sa_nocldstop_suppresses_sigchld_for_stops_only() -> None:
         return 0
 
     check_ok(*run(prog))
+
+
+def test_non_dumpable_process_leaves_no_core() -> None:
+    """do_coredump skips a process made non-dumpable by a privilege change."""
+
+    def prog(p):
+        yield from p.setuid(1000)  # root drops privileges: no longer dumpable
+        yield from p.kill(p.pid, SIGQUIT)
+        return 0
+
+    k, pid = run(prog)
+    st = k.exit_status(pid)
+    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGQUIT and not os.WCOREDUMP(st)
