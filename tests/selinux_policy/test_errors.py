@@ -168,6 +168,8 @@ def test_other_compile_errors() -> None:
         with_base("module m 1.0;\nrequire { type httpd_t; }\n")
     with pytest.raises(CompileError, match="tunables and booleans cannot be mixed"):
         mini("tunable t true;\nbool b true;\nif (t && b) { allow a_t b_t:file read; }")
+    with pytest.raises(CompileError, match="~ not allowed in constraint names"):
+        mini("constrain file read (t1 == ~a_t);")
     with pytest.raises(CompileError, match="u3, r3 and t3 are only valid in validatetrans"):
         mini("constrain file read (t3 == a_t);")
 

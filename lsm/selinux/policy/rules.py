@@ -319,6 +319,9 @@ class RuleCompiler:
             raise bad
         attr = _KIND_ATTR[kind] | _WHICH_ATTR[which]
         ns, s = leaf.right, self.syms
+        if ns.star or ns.comp or ns.neg:  # checkpolicy takes only plain names here
+            what = "*" if ns.star else "~" if ns.comp else "-"
+            raise error(ns.pos, f"{what} not allowed in constraint names")
         type_names = P.TypeSet()  # libsepol writes an (empty) type set for every name set
         if kind == "u":
             names = 0
