@@ -153,6 +153,10 @@ class LifecycleMixin:
         new = bprm.cred
         proc.dumpable = not (changed or bprm.secureexec or new.euid != new.uid
                              or new.egid != new.gid)
+        if proc.ptracer is not None:
+            # ptrace_event(PTRACE_EVENT_EXEC): a legacy tracee gets SIGTRAP after the exec
+            # (we do not model PTRACE_SEIZE options, so every tracee is a legacy one)
+            self.send_signal(proc, c.SIGTRAP, kernel=True)
         raise Exec(inode.program, argv)
         yield
 

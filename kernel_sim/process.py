@@ -167,6 +167,8 @@ class Process:
     stop_report: int | None = None  # a stop/continue waitpid has not reported yet
     cont_report: bool = False
     ptracer: Task | None = None
+    #: set while in a signal-delivery-stop: the signal the tracer resumes it with (0: none)
+    ptrace_resume: int | None = None
     dumpable: bool = True
     #: per-subsystem state (e.g. SysV semaphore undo lists), cleaned up at exit
     ipc: dict[str, Any] = field(factory=dict)

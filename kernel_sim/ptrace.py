@@ -57,6 +57,36 @@ class PtraceMixin:
         proc.stop_report = None
         proc.cont_wait.wake_all()
 
+    def ptrace_signal_stop(self: Kernel, task: Task, sig: int) -> Any:
+        """Generator: a signal-delivery-stop (``ptrace_signal``).  Every signal but SIGKILL
+        stops a tracee and is reported to the tracer, whose PTRACE_CONT/PTRACE_DETACH
+        ``data`` is the signal then delivered (0: suppressed).  Returns that signal."""
+        import simpy
+
+        proc = task.process
+        tracer = proc.ptracer
+        assert tracer is not None
+        proc.stopped = True
+        proc.stop_report = sig
+        proc.ptrace_resume = 0
+        act = tracer.process.sighand.get(c.SIGCHLD)
+        if not (act is not None and act.flags & c.SA_NOCLDSTOP):
+            self.send_signal(tracer.process, c.SIGCHLD, kernel=True)
+        tracer.process.child_wait.wake_all()
+        while proc.stopped and proc.group_exit is None and not task.killed:
+            ev = proc.cont_wait.prepare()
+            task.sleeping = True
+            try:
+                yield ev
+            except simpy.Interrupt:
+                pass
+            finally:
+                task.sleeping = False
+        self.security.current = task
+        resumed = proc.ptrace_resume or 0
+        proc.ptrace_resume = None
+        return resumed
+
     def do_ptrace(self: Kernel, tracer: Task, request: int, pid: int, addr: int,
                   data: Any) -> Any:
         if request == c.PTRACE_TRACEME:
@@ -93,16 +123,16 @@ class PtraceMixin:
             return 0
         if not proc.stopped:
             raise SyscallError(c.ESRCH)  # ptrace_check_attach: only PTRACE_KILL skips this
-        if request == c.PTRACE_DETACH:
-            proc.ptracer = None
-            self._resume(proc)
-            if data:
+        if request in (c.PTRACE_DETACH, c.PTRACE_CONT):
+            if data and not 0 < int(data) < c.NSIG:
+                raise SyscallError(c.EIO)  # ptrace_resume: !valid_signal(data)
+            if request == c.PTRACE_DETACH:
+                proc.ptracer = None
+            if proc.ptrace_resume is not None:
+                proc.ptrace_resume = int(data)  # delivered (or not) by the waking tracee
+            elif data:
                 self.send_signal(proc, int(data), kernel=True)
-            return 0
-        if request == c.PTRACE_CONT:
             self._resume(proc)
-            if data:
-                self.send_signal(proc, int(data), kernel=True)
             return 0
         if request in (c.PTRACE_PEEKDATA, c.PTRACE_PEEKTEXT):
             m = proc.mm.find(addr)

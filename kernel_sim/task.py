@@ -137,6 +137,11 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
             if sig == c.SIGKILL:
                 self.kernel.do_group_exit(proc, w_exitcode(0, c.SIGKILL))
                 raise TaskExit(proc.group_exit or 0)
+            if proc.ptracer is not None:
+                # ptrace_signal: the tracer sees the signal first and picks what is delivered
+                sig = yield from self.kernel.ptrace_signal_stop(self, sig)
+                if not sig:
+                    continue
             act = proc.sighand.get(sig)
             handler = act.handler if act is not None else c.SIG_DFL
             if handler == c.SIG_IGN:

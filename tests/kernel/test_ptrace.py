@@ -17,6 +17,9 @@ from kernel_sim import (
     PTRACE_TRACEME,
     SIGKILL,
     SIGSTOP,
+    SIGTERM,
+    SIGTRAP,
+    SIGUSR1,
     Kernel,
 )
 from kernel_sim.process import Mapping
@@ -293,6 +296,9 @@ def test_setuid_exec_under_an_unprivileged_tracer_gains_nothing() -> None:
     def parent(p):
         pid = yield from p.fork(child)
         _, st = yield from p.waitpid(pid, 0)
+        assert os.WIFSTOPPED(st) and os.WSTOPSIG(st) == SIGTRAP  # the post-exec trap
+        yield from p.ptrace(PTRACE_CONT, pid, 0, 0)
+        _, st = yield from p.waitpid(pid, 0)
         assert os.WIFEXITED(st)
         return 0
 
@@ -311,3 +317,57 @@ def test_setuid_exec_under_an_unprivileged_tracer_gains_nothing() -> None:
     k2.spawn(plain, uid=1000, gid=1000)
     k2.run()
     assert seen[1][:2] == (1000, 0) and seen[1][2] != 0
+
+
+def test_signals_to_a_tracee_stop_it_and_the_tracer_decides() -> None:
+    """Signal-delivery-stop: the tracer sees each signal (even an ignored one) and its
+    PTRACE_CONT data is what gets delivered."""
+    log = []
+
+    def tracee(p):
+        yield from p.sigaction(SIGUSR1, "SIG_IGN")
+        for _ in range(10):
+            yield from p.nanosleep(1.0)
+        log.append("survived")
+        return 0
+
+    k = Kernel(seed=0)
+    t = k.spawn(tracee, uid=1000, gid=1000)
+
+    def tracer(p):
+        yield from p.nanosleep(0.5)
+        yield from p.ptrace(PTRACE_ATTACH, t)
+        _, st = yield from p.waitpid(t, 0)
+        assert os.WSTOPSIG(st) == SIGSTOP
+        yield from p.ptrace(PTRACE_CONT, t, 0, 0)  # the attach SIGSTOP is suppressed
+        yield from p.kill(t, SIGTERM)
+        _, st = yield from p.waitpid(t, 0)
+        assert os.WIFSTOPPED(st) and os.WSTOPSIG(st) == SIGTERM
+        yield from p.ptrace(PTRACE_CONT, t, 0, 0)  # suppressed: the tracee lives on
+        yield from p.kill(t, SIGUSR1)  # ignored by the tracee, still reported
+        _, st = yield from p.waitpid(t, 0)
+        assert os.WSTOPSIG(st) == SIGUSR1
+        assert (yield from err(p.ptrace(PTRACE_CONT, t, 0, 99))) == errno.EIO  # bad signal
+        yield from p.ptrace(PTRACE_DETACH, t, 0, 0)
+        return 0
+
+    tr = k.spawn(tracer, uid=1000, gid=1000)
+    k.run()
+    check_ok(k, tr)
+    assert log == ["survived"] and exited(k.exit_status(t), 0)
+
+
+def test_tracer_injects_the_signal_it_resumes_with() -> None:
+    def tracer(p, t):
+        yield from p.nanosleep(0.5)
+        yield from p.ptrace(PTRACE_ATTACH, t)
+        yield from p.waitpid(t, 0)
+        yield from p.ptrace(PTRACE_CONT, t, 0, SIGTERM)  # deliver SIGTERM instead of SIGSTOP
+        _, st = yield from p.waitpid(t, 0)
+        assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == SIGTERM
+        return 0
+
+    k, t, tr = _spawn_pair(tracer)
+    k.run()
+    check_ok(k, tr)
+    assert killed_by(k.exit_status(t), SIGTERM)
