@@ -404,6 +404,8 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
         inode.pipe = pipe
         path = f"pipe:[{inode.ino}]"
         nb = flags & c.O_NONBLOCK
+        # alloc_file_pseudo: an anonymous dentry is instantiated before the files exist
+        self.security.d_instantiate(Dentry("", inode, inode), inode)
         wfile = self.alloc_file(task, inode, c.O_WRONLY | nb, PIPE_OPS, path)
         try:
             rfile = self.alloc_file(task, inode, c.O_RDONLY | nb, PIPE_OPS, path)

@@ -11,7 +11,8 @@ Notes where the common summary differs from the code: ``file_alloc_security`` co
 *first* for open/execve (path_openat allocates the file before the walk); the last
 directory of every path gets its own search check (may_lookup); may_open passes
 ``MAY_OPEN`` with the access bits; execve reads the header (``file_permission``) and runs
-``bprm_check_security`` before ``bprm_creds_from_file`` (begin_new_exec).
+``bprm_check_security`` before ``bprm_creds_from_file`` (begin_new_exec); pipe() also
+calls ``d_instantiate`` (alloc_file_pseudo).
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ LINUX: dict[str, list[tuple[Any, ...]]] = {
                     ("file_open",)],
     "open_fifo": [("file_alloc_security",), *_search("/", "/tmp"),
                   ("inode_permission", "/tmp/fifo", MAY_READ | MAY_OPEN), ("file_open",)],
-    "pipe": [("inode_alloc_security",), ("file_alloc_security",), ("file_alloc_security",)],
+    # create_pipe_files: get_pipe_inode, alloc_file_pseudo (d_instantiate of an anonymous
+    # dentry, then the write file), alloc_file_clone (the read file); no file_open
+    "pipe": [("inode_alloc_security",), ("d_instantiate",), ("file_alloc_security",),
+             ("file_alloc_security",)],
     "pipe_read": [("file_permission", MAY_READ)],
     "pipe_write": [("file_permission", MAY_WRITE)],
     "mkfifo": [*_search("/", "/tmp"), ("inode_permission", "/tmp", MAY_WRITE | MAY_EXEC),
