@@ -168,6 +168,12 @@ def test_other_compile_errors() -> None:
         with_base("module m 1.0;\nrequire { type httpd_t; }\n")
     with pytest.raises(CompileError, match="tunables and booleans cannot be mixed"):
         mini("tunable t true;\nbool b true;\nif (t && b) { allow a_t b_t:file read; }")
+    with pytest.raises(CompileError, match="- is not allowed in permission sets"):
+        mini("allow a_t b_t:file { read -write };")
+    with pytest.raises(PolicySyntaxError, match="empty set"):
+        mini("allow a_t b_t:file { };")
+    with pytest.raises(CompileError, match="range_transition in a policy without MLS"):
+        mini("range_transition a_t b_t s0;")
     with pytest.raises(CompileError, match="~ not allowed in constraint names"):
         mini("constrain file read (t1 == ~a_t);")
     with pytest.raises(CompileError, match="u3, r3 and t3 are only valid in validatetrans"):

@@ -114,6 +114,8 @@ class TokenReader:
 
     def _nested(self, pos_names: list[A.Name], neg: list[A.Name]) -> None:
         self.expect("{")
+        if self.peek().is_("}"):
+            raise self.fail(self.peek(), "syntax error: empty set '{ }'")
         while not self.accept("}"):
             tok = self.peek()
             if tok.is_("{"):

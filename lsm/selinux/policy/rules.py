@@ -172,6 +172,8 @@ class RuleCompiler:
     def range_transition(self, rule: A.RangeTransition) -> None:
         """``range_transition s t[:classes] range`` (class defaults to process)."""
         s = self.syms
+        if not s.db.mls:
+            raise error(rule.pos, "range_transition in a policy without MLS")
         src, _ = s.type_set(rule.src, always_expand=True)
         tgt, _ = s.type_set(rule.tgt, always_expand=True)
         rng = s.range(rule.range)

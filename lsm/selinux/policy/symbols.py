@@ -283,6 +283,8 @@ class Symbols:
 
     def class_set(self, ns: A.NameSet) -> list[ClassDatum]:
         """The named classes, in the order written (``*`` = all)."""
+        if ns.neg:
+            raise error(ns.neg[0].pos, "- is not allowed in class sets")
         if ns.star:
             return list(self.db.classes)
         chosen = [self.lookup_class(n) for n in ns.names]
@@ -296,9 +298,8 @@ class Symbols:
         """Permission bits of ``ns`` in ``cls``; ``*`` is every permission, ``~`` complements."""
         all_perms = dict(cls.common.perms) if cls.common else {}
         all_perms.update(cls.perms)
-        full = 0
-        for v in all_perms.values():
-            full |= bit(v)
+        if ns.neg:
+            raise error(ns.neg[0].pos, "- is not allowed in permission sets")
         if ns.star:
             return 0xFFFFFFFF  # checkpolicy stores '*' as every bit, not just the class's
         mask = 0
@@ -306,11 +307,7 @@ class Symbols:
             if n.text not in all_perms:
                 raise unknown("permission", n.text, n.pos, tclass=cls.name)
             mask |= bit(all_perms[n.text])
-        for n in ns.neg:
-            if n.text not in all_perms:
-                raise unknown("permission", n.text, n.pos, tclass=cls.name)
-            mask &= ~bit(all_perms[n.text])
-        return ~mask & 0xFFFFFFFF if ns.comp else mask
+        return ~mask & 0xFFFFFFFF if ns.comp else mask  # '~' also sets the unused high bits
 
     @staticmethod
     def perm_names(tclass: ClassDatum, mask: int) -> list[str]:
