@@ -282,7 +282,7 @@ class RuleCompiler:
         if is_mls and not mls:
             raise error(stmt.pos, f"{stmt.kind} in a policy without MLS")
         vt = stmt.kind.endswith("validatetrans")
-        expr = tuple(self.cexpr(stmt.expr, is_mls, vt))
+        expr = tuple(self.cexpr(stmt.expr, mls, vt))
         for cls in s.class_set(stmt.classes):
             if vt:
                 cls.validatetrans.insert(0, P.Constraint(0, expr))
@@ -290,12 +290,12 @@ class RuleCompiler:
                 assert stmt.perms is not None
                 cls.constraints.insert(0, P.Constraint(s.perm_mask(cls, stmt.perms), expr))
 
-    def cexpr(self, tree: A.CondTree, is_mls: bool, vt: bool) -> list[P.ConstraintExpr]:
+    def cexpr(self, tree: A.CondTree, mls: bool, vt: bool) -> list[P.ConstraintExpr]:
         """Postfix form of a constraint expression, checking operand/operator pairs."""
         head = tree[0]
         if not isinstance(head, A.CExprAttr):
             op = {"not": P.CEXPR_NOT, "and": P.CEXPR_AND, "or": P.CEXPR_OR}[head]
-            out = [n for sub in tree[1:] for n in self.cexpr(sub, is_mls, vt)]
+            out = [n for sub in tree[1:] for n in self.cexpr(sub, mls, vt)]
             return [*out, P.ConstraintExpr(op)]
         leaf = head
         bad = error(leaf.pos, f"invalid constraint expression '{leaf.left} {leaf.op} "
@@ -307,8 +307,8 @@ class RuleCompiler:
         if isinstance(leaf.right, str):
             pair = (leaf.left, leaf.right)
             if pair in _LEVEL_PAIRS:
-                if not is_mls:
-                    raise error(leaf.pos, "MLS levels (l1, h2, ...) need mlsconstrain")
+                if not mls:  # checkpolicy takes them in plain constrain too, given MLS
+                    raise error(leaf.pos, "MLS levels (l1, h2, ...) in a policy without MLS")
                 return [P.ConstraintExpr(P.CEXPR_ATTR, _LEVEL_PAIRS[pair], op)]
             if pair not in _SAME_PAIRS:
                 raise bad
