@@ -174,7 +174,7 @@ def test_other_compile_errors() -> None:
         mini("allow a_t b_t:file { };")
     with pytest.raises(CompileError, match="range_transition in a policy without MLS"):
         mini("range_transition a_t b_t s0;")
-    with pytest.raises(CompileError, match="MLS levels .* in a policy without MLS"):
+    with pytest.raises(CompileError, match=r"MLS levels .* in a policy without MLS"):
         mini("constrain file read (l1 dom l2);")
     with pytest.raises(CompileError, match="~ not allowed in constraint names"):
         mini("constrain file read (t1 == ~a_t);")
