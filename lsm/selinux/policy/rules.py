@@ -11,7 +11,12 @@ Rules become kernel avtab entries exactly as libsepol's ``expand`` writes a kern
   transitions always expand attributes to types;
 * rules with the same key merge (permission union; dontaudit stores the intersection of the
   complemented masks, the bits that stay audited);
-* ``neverallow`` is checked after everything and is not stored.
+* ``neverallow`` is checked after everything (conditional allows included) and is not
+  stored; as in libsepol 3.4, a neverallow naming ``self`` only checks the self part.
+
+Where libsepol 3.4 has a quirk that changes the kernel policy (conditional merging,
+neverallow with ``self``), the quirk is reproduced and marked, since the aim is the binary
+checkpolicy would write.
 """
 
 from __future__ import annotations
@@ -61,7 +66,6 @@ class RuleCompiler:
     syms: Symbols
     granted: list[_Granted] = field(factory=list)
     neverallows: list[A.AvRule] = field(factory=list)
-    type_rule_pos: dict[tuple[int, int, int, int], A.Pos] = field(factory=dict)
 
     # -- AV rules
 
