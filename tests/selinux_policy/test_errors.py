@@ -182,6 +182,25 @@ def test_other_compile_errors() -> None:
         mini("constrain file read (t3 == a_t);")
 
 
+def test_expressions_deeper_than_the_kernel_evaluates_are_refused() -> None:
+    """The kernel evaluates constraints on a 5-slot stack and conditionals on a 10-slot one;
+    checkpolicy refuses deeper expressions, and so do we (with no Python recursion error)."""
+    nested = "u1 == u2"
+    for _ in range(5):
+        nested = f"u1 == u2 and ({nested})"
+    with pytest.raises(CompileError, match="constraint expression is too deep"):
+        mini(f"constrain file read ({nested});")
+    flat = " and ".join(["u1 == u2"] * 3000)
+    with pytest.raises(CompileError, match="constraint expression is too deep"):
+        mini(f"constrain file read ({flat});")
+    bools = "".join(f"bool b{i} true;\n" for i in range(11))
+    cond = "b0"
+    for i in range(1, 11):
+        cond = f"b{i} && ({cond})"
+    with pytest.raises(CompileError, match="conditional expression is too deep"):
+        mini(bools + f"if ({cond}) {{ allow a_t b_t:file read; }}")
+
+
 def test_unreadable_and_binary_input_are_clean_errors(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read policy"):
         compile_files([tmp_path / "missing.conf"])

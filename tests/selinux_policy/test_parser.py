@@ -159,3 +159,8 @@ def test_syntax_errors_are_located(text: str, where: str, fragment: str) -> None
         parse_text(text, "p.conf")
     assert str(exc.value).startswith(where + ": "), str(exc.value)
     assert fragment in str(exc.value)
+
+
+def test_absurd_nesting_is_a_syntax_error() -> None:
+    with pytest.raises(PolicySyntaxError, match="nested too deeply"):
+        parse_text("if (" + "(" * 5000 + "a" + ")" * 5000 + ") { }", "deep.conf")

@@ -33,7 +33,13 @@ _REQUIRE_KINDS = {"type", "attribute", "class", "role", "attribute_role", "bool"
 
 def parse_text(text: str, file: str) -> list[A.Stmt]:
     """Parse policy source ``text`` (named ``file`` in error messages)."""
-    return _Parser(tokenize(text, file)).statements()
+    parser = _Parser(tokenize(text, file))
+    try:
+        return parser.statements()
+    except RecursionError:
+        tok = parser.peek()
+        raise PolicySyntaxError(tok.file, tok.line, tok.col,
+                                "expression or block nested too deeply") from None
 
 
 def parse_file(path: str | Path) -> list[A.Stmt]:

@@ -240,7 +240,10 @@ class RuleCompiler:
         A block on tunables only is decided now: its chosen branch becomes unconditional
         (libsepol's ``discard_tunables``); tunables and booleans may not be mixed.
         """
-        used = _cond_names(block.expr)
+        try:
+            used = _cond_names(block.expr)
+        except RecursionError:
+            raise error(block.pos, "conditional expression is too deep") from None
         tunables = [n for n in used if n.text in self.syms.tunables]
         if tunables:
             if len(tunables) != len(used):
@@ -250,7 +253,12 @@ class RuleCompiler:
                 else block.false_rules
             self._branch_rules(chosen, table)
             return
-        expr = self.cond_expr(block.expr)
+        try:
+            expr = self.cond_expr(block.expr)
+        except RecursionError:
+            raise error(block.pos, "conditional expression is too deep") from None
+        if _stack_depth(expr, {P.COND_BOOL}, {P.COND_NOT}) > P.COND_EXPR_MAXDEPTH:
+            raise error(block.pos, "conditional expression is too deep")
         true_rules, false_rules = block.true_rules, block.false_rules
         if len(expr) > 1 and expr[-1].expr_type == P.COND_NOT:
             # libsepol's cond_normalize_expr: drop a final "not" and swap the branches
@@ -286,7 +294,13 @@ class RuleCompiler:
         if is_mls and not mls:
             raise error(stmt.pos, f"{stmt.kind} in a policy without MLS")
         vt = stmt.kind.endswith("validatetrans")
-        expr = tuple(self.cexpr(stmt.expr, mls, vt))
+        try:
+            expr = tuple(self.cexpr(stmt.expr, mls, vt))
+        except RecursionError:
+            raise error(stmt.pos, "constraint expression is too deep") from None
+        if _stack_depth(expr, {P.CEXPR_ATTR, P.CEXPR_NAMES}, {P.CEXPR_NOT}) > P.CEXPR_MAXDEPTH:
+            # the kernel evaluates on a 5-slot stack and refuses deeper expressions
+            raise error(stmt.pos, "constraint expression is too deep")
         for cls in s.class_set(stmt.classes):
             if vt:
                 cls.validatetrans.insert(0, P.Constraint(0, expr))
@@ -507,6 +521,19 @@ def _eval_tunables(tree: A.CondTree, values: dict[str, bool]) -> bool:
         return not args[0]
     x, y = args
     return {"or": x or y, "and": x and y, "xor": x != y, "==": x == y, "!=": x != y}[tree[0]]
+
+
+def _stack_depth(expr: tuple[P.ConstraintExpr, ...] | tuple[P.CondExpr, ...],
+                 leaves: set[int], unary: set[int]) -> int:
+    """The evaluation stack a postfix expression needs (the kernel's limit is small)."""
+    depth = deepest = 0
+    for node in expr:
+        if node.expr_type in leaves:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif node.expr_type not in unary:
+            depth -= 1
+    return deepest
 
 
 def _no_star_or_comp(*sets: A.NameSet) -> None:
