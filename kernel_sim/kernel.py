@@ -35,9 +35,9 @@ BOOT_DIRS: tuple[tuple[str, int], ...] = (
 
 
 class AuditSink(Protocol):
-    def syscall_entry(self, task: Task, name: str) -> None: ...
-
-    def resume(self, task: Task) -> None: ...
+    """The audit subsystem.  The kernel stamps each syscall on the task (``sc_gen``,
+    ``sc_entry``); a sink that logs a record during a syscall sets ``task.audit_pending``, and
+    only then is it called at the syscall's exit (to write the SYSCALL record)."""
 
     def syscall_exit(self, task: Task, name: str, args: tuple[Any, ...], result: Any) -> None:
         ...
@@ -431,8 +431,8 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
         return rfd, wfd
 
     def register_audit(self, sink: AuditSink) -> None:
-        """Install the audit subsystem: told of every syscall's entry and exit, so records
-        logged during a syscall share its serial and get a SYSCALL record at exit."""
+        """Install the audit subsystem: records logged during a syscall share its serial and
+        get a SYSCALL record at exit (see :class:`AuditSink`)."""
         self.audit = sink
 
     def find_task(self, tid: int) -> Task | None:

@@ -59,8 +59,9 @@ def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable
         if tracer is not None:
             tracer.enter(task, name, args, kwargs)
         audit = kernel.audit
-        if audit is not None:
-            audit.syscall_entry(task, name)
+        if audit is not None:  # audit_syscall_entry: stamp only; records are built lazily
+            task.sc_gen += 1
+            task.sc_entry = kernel.env.now
         err = 0
         result: Any = None
         new_program: NewProgram | None = None
@@ -91,7 +92,8 @@ def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable
         flow = kernel.flow
         if flow is not None:
             flow.syscall_exit(task, name, args, result, err)
-        if audit is not None:
+        if audit is not None and task.audit_pending:  # the syscall logged: SYSCALL record
+            task.audit_pending = False
             audit.syscall_exit(task, name, args, -err if err else result)
         env = kernel.env
         yield Timeout(env, kernel.costs.get(name, kernel.default_cost))

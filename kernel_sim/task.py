@@ -47,8 +47,9 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
            ThreadSyscalls):
     """A schedulable thread.  ``p.pid`` is the thread group id, ``p.tid`` its own id."""
 
-    __slots__ = ("blocked", "comm", "cred", "in_syscall", "kernel", "killed", "pending",
-                 "process", "security", "sim", "sleeping", "tid")
+    __slots__ = ("audit_pending", "blocked", "comm", "cred", "in_syscall", "kernel", "killed",
+                 "pending", "process", "sc_entry", "sc_gen", "security", "sim", "sleeping",
+                 "tid")
 
     def __init__(self, kernel: Kernel, tid: int, process: Process, cred: Cred, comm: str):
         self.kernel = kernel
@@ -62,6 +63,11 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
         self.sleeping = False
         self.killed = False  # another thread exec'd: this one dies at its next check
         self.in_syscall: str | None = None
+        #: audit bookkeeping kept by the kernel, read by the audit sink only when it logs:
+        #: the current syscall's number (generation) and entry time, and whether it logged
+        self.sc_gen = 0
+        self.sc_entry = 0.0
+        self.audit_pending = False
         self.sim: simpy.Process | None = None
 
     # -- identity ------------------------------------------------------------------------------
@@ -84,10 +90,7 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
             raise Interrupted from None
         finally:
             self.sleeping = False
-            k = self.kernel
-            k.security.current = self
-            if k.audit is not None:
-                k.audit.resume(self)  # records after a wake-up belong to our syscall
+            self.kernel.security.current = self
 
     def wake_for_signal(self) -> None:
         """``signal_wake_up``: interrupt an interruptible sleep (once)."""

@@ -130,6 +130,8 @@ class AuditContext:
     dirty: bool = False
     pid: int = 0
     comm: str = ""
+    #: which syscall of its task the context was last prepared for (lazy bookkeeping)
+    gen: int = -1
 
 
 def format_avc(
@@ -212,6 +214,9 @@ class AuditLog:
     lines: list[str] = field(factory=list)
     records: list[AuditRecord] = field(factory=list)
     current: AuditContext = field(factory=AuditContext)
+    #: called before each record is stamped, to select the running task's context; lets a
+    #: kernel prepare contexts lazily instead of on every syscall entry
+    refresh: Callable[[], None] | None = None
     _next_serial: int = field(init=False, default=0)
     _listeners: list[Callable[[AuditRecord], None]] = field(init=False, factory=list)
 
@@ -233,6 +238,8 @@ class AuditLog:
 
     def _stamp_for_record(self) -> tuple[str, int]:
         """``audit_get_stamp``: the syscall's stamp and serial, or a fresh pair outside one."""
+        if self.refresh is not None:
+            self.refresh()  # let the kernel glue point ``current`` at the running task
         ctx = self.current
         if ctx.in_syscall:
             if not ctx.serial:
@@ -352,6 +359,8 @@ class AuditLog:
         comm: str | None = None,
     ) -> AuditRecord:
         """One ``type=AVC`` record; pid/comm default to the current task's (tgid, comm)."""
+        if self.refresh is not None:
+            self.refresh()
         ctx = self.current
         pid = ctx.pid if pid is None else pid
         comm = ctx.comm if comm is None else comm

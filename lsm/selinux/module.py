@@ -77,6 +77,8 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         #: policy-coverage tools record which permissions a run exercised
         self.coverage: Callable[[int, int, int, int, int], None] | None = None
         self.audit = AuditLog()
+        self.audit.refresh = self._refresh_audit
+        self._no_task_ctx = AuditContext()
         # each kernel gets its own server: booleans and seqno are per running system
         self.server = SecurityServer(self.policy.policydb, audit=self._selinux_err)
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
@@ -206,23 +208,29 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         return self.server.sid_to_context(sid)
 
     # -- audit sink (kernel syscall entry/exit) ------------------------------------------------
-    def syscall_entry(self, task: Any, name: str) -> None:
-        # AuditLog.begin_syscall, inlined: this runs on every system call
+    def _refresh_audit(self) -> None:
+        """Point the audit log at the running task's context, preparing it on first use in
+        this syscall (what Linux's ``audit_syscall_entry`` does eagerly on every syscall)."""
+        task = self.security.current
+        if task is None:
+            self.audit.current = self._no_task_ctx
+            return
         ctx = task.security[self.slot].ctx
+        if ctx.gen != task.sc_gen:
+            ctx.gen = task.sc_gen
+            ctx.in_syscall = task.in_syscall is not None
+            ctx.serial = 0
+            ctx.dirty = False
+            ctx.entry_time = task.sc_entry
+            ctx.pid = task.process.pid
+            ctx.comm = task.comm
+        if ctx.in_syscall:
+            task.audit_pending = True
         self.audit.current = ctx
-        ctx.in_syscall = True
-        ctx.serial = 0
-        ctx.dirty = False
-        ctx.entry_time = self.kernel.env.now
-        ctx.pid = task.process.pid
-        ctx.comm = task.comm
-
-    def resume(self, task: Any) -> None:
-        self.audit.current = task.security[self.slot].ctx
 
     def syscall_exit(self, task: Any, name: str, args: tuple[Any, ...], result: Any) -> None:
         ctx = task.security[self.slot].ctx
-        if not ctx.dirty:
+        if not ctx.dirty or ctx.gen != task.sc_gen:
             ctx.in_syscall = False
             return
         rc = result if isinstance(result, int) and not isinstance(result, bool) else 0
@@ -254,8 +262,9 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
 
     # -- runtime controls (selinuxfs writes) -----------------------------------------------------
     def _admin_context(self) -> None:
-        """Records of an administrator's action are not part of any task's system call."""
-        self.audit.current = AuditContext()
+        """Records of an administrator's action are not part of any task's system call:
+        no task is running while it happens."""
+        self.security.current = None
 
     def setenforce(self, value: bool | int) -> bool:
         """``echo 0|1 > /sys/fs/selinux/enforce``: MAC_STATUS record, AVC flush on enforce."""
