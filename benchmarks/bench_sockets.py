@@ -21,8 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import simpy
 
+from benchmarks.harness import simpy_store_pingpong
 from kernel_sim import Kernel
 from kernel_sim import constants as c
 
@@ -60,25 +60,8 @@ def unix_pingpong(n: int, type_: int) -> float:
 
 
 def simpy_pingpong(n: int) -> float:
-    """CPU seconds for ``n`` round trips between two SimPy processes over two Stores."""
-    env = simpy.Environment()
-    to_pong, to_ping = simpy.Store(env), simpy.Store(env)
-
-    def pong() -> Generator[Any, Any, Any]:
-        for _ in range(n):
-            data = yield to_pong.get()
-            yield to_ping.put(data)
-
-    def ping() -> Generator[Any, Any, Any]:
-        for _ in range(n):
-            yield to_pong.put(PAYLOAD)
-            yield to_ping.get()
-
-    env.process(pong())
-    env.process(ping())
-    t0 = time.process_time()
-    env.run()
-    return time.process_time() - t0
+    """CPU seconds for ``n`` round trips over two bare SimPy Stores (the shared baseline)."""
+    return simpy_store_pingpong(n, PAYLOAD)
 
 
 def main(argv: list[str] | None = None) -> int:
