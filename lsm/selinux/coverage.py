@@ -24,6 +24,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.namesets import NameSetExpander
 from lsm.selinux.policy.parser import parse_file
 from lsm.selinux.ss import policydb as P
 
@@ -142,50 +143,6 @@ def source_rules(paths: Sequence[str | Path]) -> list[SourceRule]:
     return out
 
 
-class _Expand:
-    """Type/class/permission sets of a rule on a compiled policy."""
-
-    def __init__(self, db: P.PolicyDB) -> None:
-        self.db = db
-        self.all = {t.value for t in db.types if not t.attribute}
-        self.members: dict[int, set[int]] = {}
-        for tv in self.all:
-            for a in P.values(db.type_attr_map[tv - 1]):
-                self.members.setdefault(a, set()).add(tv)
-
-    def one(self, name: str) -> set[int]:
-        td = self.db.types.get(name)
-        if td is None:
-            return set()
-        return set(self.members.get(td.value, set())) if td.attribute else {td.value}
-
-    def types(self, ns: A.NameSet) -> tuple[set[int], bool]:
-        has_self = any(n.text == "self" for n in ns.names)
-        out = set(self.all) if ns.star else set()
-        for n in ns.names:
-            if n.text != "self":
-                out |= self.one(n.text)
-        for n in ns.neg:
-            out -= self.one(n.text)
-        if ns.comp:
-            out = self.all - out
-        return out, has_self
-
-    def classes(self, ns: A.NameSet) -> list[P.ClassDatum]:
-        names = {c.name for c in self.db.classes} if ns.star else {n.text for n in ns.names}
-        names -= {n.text for n in ns.neg}
-        if ns.comp:
-            names = {c.name for c in self.db.classes} - names
-        return [c for c in self.db.classes if c.name in names]
-
-    @staticmethod
-    def perms(cdatum: P.ClassDatum, ns: A.NameSet) -> set[str]:
-        universe = set(cdatum.all_perms)
-        chosen = set(universe) if ns.star else {n.text for n in ns.names}
-        chosen -= {n.text for n in ns.neg}
-        return (universe - chosen) if ns.comp else (chosen & universe)
-
-
 @define(slots=True)
 class RuleCoverage:
     """How much of one allow rule was used."""
@@ -249,7 +206,7 @@ class Report:
 
 def report(db: P.PolicyDB, rules: Sequence[SourceRule], exercised: Iterable[Access]) -> Report:
     """Map ``exercised`` accesses onto ``rules`` (compiled in ``db``)."""
-    ex = _Expand(db)
+    ex = NameSetExpander(db)
     exercised = set(exercised)
     by_names: dict[str, int] = {t.name: t.value for t in db.types if not t.attribute}
     covered: set[Access] = set()
@@ -323,7 +280,7 @@ def allowed_map(db: P.PolicyDB) -> GrantMap:
     """Every ``allow`` of the compiled policy (conditional branches included), attributes
     expanded: ``(source type, target type, class) -> permission mask``, by names so two
     compilations can be compared."""
-    ex = _Expand(db)
+    ex = NameSetExpander(db)
     names = {t.value: t.name for t in db.types if not t.attribute}
     cache: dict[int, list[str]] = {}
 
@@ -361,7 +318,7 @@ def hidden_grants(db: P.PolicyDB, without: GrantMap, rules: Sequence[SourceRule]
     """Permissions the policy gains over ``without`` that none of ``rules`` grants: what a
     ``typeattribute x unconfined_domain;`` (or a type declared into an attribute) brings in
     through rules written elsewhere.  Least privilege counts them like any grant."""
-    ex = _Expand(db)
+    ex = NameSetExpander(db)
     compiled = []
     for sr in rules:
         src_v, _ = ex.types(sr.rule.src)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from attrs import frozen
 
 from lsm.selinux.policy import ast as A
+from lsm.selinux.policy.namesets import NameSetExpander, names_of
 from lsm.selinux.ss import policydb as P
 
 __all__ = ["Violation", "check", "rule_text"]
@@ -42,59 +43,19 @@ def rule_text(rule: A.AvRule) -> str:
             f"{_ns_text(rule.perms)};")
 
 
-class _Sets:
-    """Expansion of type names on a compiled policy."""
-
-    def __init__(self, db: P.PolicyDB) -> None:
-        self.db = db
-        self.all = {t.value for t in db.types if not t.attribute}
-        self.members: dict[int, set[int]] = {}
-        for tv in self.all:
-            for a in P.values(db.type_attr_map[tv - 1]):
-                self.members.setdefault(a, set()).add(tv)
-
-    def one(self, name: str) -> set[int]:
-        td = self.db.types.get(name)
-        if td is None:
-            return set()
-        return set(self.members.get(td.value, set())) if td.attribute else {td.value}
-
-    def types(self, ns: A.NameSet) -> tuple[set[int], bool]:
-        """(type values, whether ``self`` was named)."""
-        has_self = any(n.text == "self" for n in ns.names)
-        if ns.star:
-            out = set(self.all)
-        else:
-            out = set()
-            for n in ns.names:
-                if n.text != "self":
-                    out |= self.one(n.text)
-        for n in ns.neg:
-            out -= self.one(n.text)
-        if ns.comp:
-            out = self.all - out
-        return out, has_self
-
-
-def _names(ns: A.NameSet, universe: Sequence[str]) -> set[str]:
-    chosen = set(universe) if ns.star else {n.text for n in ns.names}
-    chosen -= {n.text for n in ns.neg}
-    return set(universe) - chosen if ns.comp else chosen
-
-
 def check(db: P.PolicyDB, neverallows: Sequence[A.AvRule],
           proposals: Sequence[tuple[str, str, str, tuple[str, ...]]]) -> list[Violation]:
     """Violations of ``neverallows`` by proposed ``(stype, ttype, tclass, perms)`` allows.
 
     ``ttype`` may be ``self``.
     """
-    sets = _Sets(db)
+    sets = NameSetExpander(db)
     classes = [c.name for c in db.classes]
     out: list[Violation] = []
     for rule in neverallows:
         src, _ = sets.types(rule.src)
         tgt, tself = sets.types(rule.tgt)
-        cnames = _names(rule.classes, classes)
+        cnames = names_of(rule.classes, classes)
         for stype, ttype, tclass, perms in proposals:
             if tclass not in cnames:
                 continue
@@ -106,7 +67,7 @@ def check(db: P.PolicyDB, neverallows: Sequence[A.AvRule],
                 continue
             cls = db.classes.get(tclass)
             universe = sorted(cls.all_perms) if cls is not None else list(perms)
-            hit = tuple(p for p in perms if p in _names(rule.perms, universe))
+            hit = tuple(p for p in perms if p in names_of(rule.perms, universe))
             if hit:
                 pl = perms[0] if len(perms) == 1 else "{ " + " ".join(perms) + " }"
                 out.append(Violation(f"allow {stype} {ttype}:{tclass} {pl};", rule_text(rule),

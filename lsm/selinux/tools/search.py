@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from attrs import frozen
 
+from lsm.selinux.policy.namesets import NameSetExpander
 from lsm.selinux.ss import policydb as P
 from lsm.selinux.tools import ToolError
 
@@ -127,26 +128,6 @@ class Query:
     bools: tuple[str, ...] = ()
 
 
-class _Expander:
-    """Type or attribute value -> the set of type values it stands for."""
-
-    def __init__(self, db: P.PolicyDB) -> None:
-        self.db = db
-        self.members: dict[int, set[int]] = {}
-        for tv, amap in enumerate(db.type_attr_map, 1):
-            td = db.types.at(tv)
-            if td is None or td.attribute:
-                continue
-            for a in P.values(amap):
-                self.members.setdefault(a, set()).add(tv)
-
-    def expand(self, value: int) -> set[int]:
-        td = self.db.types.at(value)
-        if td is not None and td.attribute:
-            return self.members.get(value, set())
-        return {value}
-
-
 def _lookup_type(db: P.PolicyDB, name: str) -> int:
     td = db.types.get(name)
     if td is None:
@@ -158,7 +139,7 @@ def search(db: P.PolicyDB, q: Query) -> list[str]:
     """The matching rules' text, sorted as ``sesearch`` prints them."""
     if not q.kinds:
         raise ToolError("one or more rule types must be specified")
-    ex = _Expander(db)
+    ex = NameSetExpander(db)
     src = ex.expand(_lookup_type(db, q.source)) if q.source else None
     tgt = ex.expand(_lookup_type(db, q.target)) if q.target else None
     classes = set()
