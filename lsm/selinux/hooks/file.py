@@ -164,18 +164,21 @@ class FileHooks:
             names.append("ioctl")
         return tuple(names)
 
-    def file_has_perm_sid(self: SELinux, sid: int, file: Any, names: tuple[str, ...]) -> int:
-        """``file_has_perm``: ``fd:use`` unless we opened it, then the inode permissions."""
-        fsec = file.security[self.slot]
+    def _fd_use(self: SELinux, sid: int, file: Any, fsec: Any) -> tuple[int, Any]:
+        """The ``fd:use`` half of ``file_has_perm`` (skipped when we opened the file), and the
+        file's audit data, built once and kept on its blob."""
         ad = fsec.ad
         if ad is None:
             ad = fsec.ad = self._file_audit(file)
         if sid != fsec.sid:
-            rc = self.has_perm(sid, fsec.sid, *self.fd_use, ad)
-            if rc:
-                return rc
-        if not names:
-            return 0
+            return self.has_perm(sid, fsec.sid, *self.fd_use, ad), ad
+        return 0, ad
+
+    def file_has_perm_sid(self: SELinux, sid: int, file: Any, names: tuple[str, ...]) -> int:
+        """``file_has_perm``: ``fd:use`` unless we opened it, then the inode permissions."""
+        rc, ad = self._fd_use(sid, file, file.security[self.slot])
+        if rc or not names:
+            return rc
         return self.inode_has_perm(sid, file.inode, names, ad)
 
     # -- superblocks and inodes ------------------------------------------------------------------
@@ -299,13 +302,9 @@ class FileHooks:
             return 0  # nothing changed since file_open checked it
         if file.flags & O_APPEND:
             mask |= MAY_APPEND
-        ad = fsec.ad
-        if ad is None:
-            ad = fsec.ad = self._file_audit(file)
-        if sid != fsec.sid:
-            rc = self.has_perm(sid, fsec.sid, *self.fd_use, ad)
-            if rc:
-                return rc
+        rc, ad = self._fd_use(sid, file, fsec)
+        if rc:
+            return rc
         if not isec.initialized:
             self._inode_doinit(file.inode)
         bits = self._mask_bits(isec.sclass, mask & (MAY_READ | MAY_WRITE | MAY_APPEND), False)
