@@ -470,7 +470,8 @@ class _Reader:
             nprim, nel = self.u32x2()
             self.count(nel, 8, name)
             old_types = name == "types" and self.version < POLICYDB_VERSION_BOUNDARY
-            if nprim > nel and name not in ("sensitivities",) and not old_types:
+            # role attributes take role values but are not written: the kernel accepts the holes
+            if nprim > nel and name not in ("sensitivities", "roles") and not old_types:
                 raise self.fail(f"{nprim} primary values but only {nel} entries")
             if name == "types":
                 self.count(nprim, 12, "type")  # each type has a type_attr_map ebitmap at the end
@@ -492,6 +493,15 @@ class _Reader:
                         if v > len(table.by_value):
                             table.by_value.extend([None] * (v - len(table.by_value)))
                         table.by_value[v - 1] = TypeDatum(f"<attribute {v}>", v, attribute=True)
+            if name == "roles" and nprim > nel:
+                # role attributes take values but are not written (the kernel keeps the holes)
+                from lsm.selinux.ss.policydb import RoleDatum
+
+                for v in range(1, nprim + 1):
+                    if table.at(v) is None:
+                        if v > len(table.by_value):
+                            table.by_value.extend([None] * (v - len(table.by_value)))
+                        table.by_value[v - 1] = RoleDatum(f"<role attribute {v}>", v)
             # every primary value must be defined exactly once
             # (the sensitivity table's nprim counts aliases too, as libsepol writes it)
             if name in ("sensitivities", "categories"):
