@@ -50,6 +50,8 @@ class FileSecurity:
     isid: int = 0  # inode SID at open (0 for pseudo files: no revalidation shortcut)
     pseqno: int = -1  # policy seqno at open
     ad: Any = None  # audit data (path/dev/ino), built on first use and reused
+    av: dict[int, int] | None = None  # MAY_* mask -> permission bits, per file (class is fixed)
+    av_gen: int = -1  # the policy load ``av`` was computed under
 
 
 @define(slots=True)

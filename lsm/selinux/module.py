@@ -124,6 +124,8 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             self.devnull_sid = srv.initial_sid("devnull")
         except Exception:
             self.devnull_sid = self.unlabeled_sid
+        #: bumped on every policy load: caches of permission bits kept on objects check it
+        self.map_gen = getattr(self, "map_gen", -1) + 1
         self._fileclass_cache: dict[int, int] = {}
         self._mask_cache: dict[tuple[int, int], int] = {}
         self.fd_use = self.av("fd", "use")

@@ -290,7 +290,8 @@ class FileHooks:
         """``selinux_file_permission``: the open-time shortcut, else fd:use + class perms.
 
         The hot path of every read and write: no allocation once the file's audit data
-        exists (pipes and sockets never went through file_open, so they always re-check).
+        exists (pipes and sockets never went through file_open, so they always re-check),
+        and the permission bits of each mask are resolved once per file.
         """
         if not mask:
             return 0
@@ -302,12 +303,26 @@ class FileHooks:
             return 0  # nothing changed since file_open checked it
         if file.flags & O_APPEND:
             mask |= MAY_APPEND
-        rc, ad = self._fd_use(sid, file, fsec)
-        if rc:
-            return rc
+        if sid != fsec.sid:
+            rc, ad = self._fd_use(sid, file, fsec)
+            if rc:
+                return rc
+        else:
+            ad = fsec.ad
+            if ad is None:
+                ad = fsec.ad = self._file_audit(file)
         if not isec.initialized:
             self._inode_doinit(file.inode)
-        bits = self._mask_bits(isec.sclass, mask & (MAY_READ | MAY_WRITE | MAY_APPEND), False)
+        mask &= MAY_READ | MAY_WRITE | MAY_APPEND
+        av = fsec.av
+        if av is None or fsec.av_gen != self.map_gen:  # bits are per policy load
+            av = fsec.av = {}
+            fsec.av_gen = self.map_gen
+        bits = av.get(mask)
+        if bits is None:
+            bits = av[mask] = self._mask_bits(isec.sclass, mask, False)
+        if self.coverage is None and bits:
+            return self.avc.has_perm(sid, isec.sid, isec.sclass, bits, ad)
         return self.has_perm(sid, isec.sid, isec.sclass, bits, ad)
 
     def file_receive(self: SELinux, file: Any) -> int:
