@@ -160,3 +160,14 @@ def test_progress_is_reported_and_the_run_is_unchanged() -> None:
     b = sc.run(trace=True, options={"variant": "hardened"})
     assert calls and calls[-1][1] > 0
     assert a.context.kernel.trace_lines() == b.context.kernel.trace_lines()
+
+
+def test_unreadable_policy_is_a_clear_error_not_a_traceback(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from kernel_sim.cli import main
+
+    rc = main(["run", "shm-credential-theft", "--mode", "enforcing", "--policy",
+               "/nonexistent/policy.te"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "cannot read policy /nonexistent/policy.te" in err and "Traceback" not in err

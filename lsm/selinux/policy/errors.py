@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-class PolicyError(Exception):
+class PolicyError(ValueError):
     """Root of every policy-related error."""
 
 
