@@ -16,22 +16,15 @@ import attrs
 import pytest
 
 import kernel_sim  # noqa: F401 - import the kernel before lsm (package init order)
-from kernel_sim import Kernel, SyscallError
+from kernel_sim import Kernel
 from kernel_sim import constants as c
 from kernel_sim.ipc.util import MSGMAX, MSGMNB
 from lsm.hookdefs import HOOKS
 from lsm.module import BpfLsm
+from tests.kernel.helpers import err
 
 Gen = Generator[Any, Any, Any]
 
-
-def err(gen: Gen) -> Gen:
-    """Run one syscall; return its errno (0 on success)."""
-    try:
-        yield from gen
-    except SyscallError as e:
-        return e.errno
-    return 0
 
 
 def run(prog: Callable[..., Gen], *args: Any, lsms: tuple[Any, ...] = (), uid: int = 1000,

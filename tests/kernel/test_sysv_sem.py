@@ -9,20 +9,14 @@ from typing import Any
 import pytest
 
 import kernel_sim  # noqa: F401 - import the kernel before lsm (package init order)
-from kernel_sim import Kernel, SyscallError
+from kernel_sim import Kernel
 from kernel_sim import constants as c
 from kernel_sim.ipc.util import SEMMSL, SEMOPM, SEMVMX
 from lsm.module import BpfLsm
+from tests.kernel.helpers import err
 
 Gen = Generator[Any, Any, Any]
 
-
-def err(gen: Gen) -> Gen:
-    try:
-        yield from gen
-    except SyscallError as e:
-        return e.errno
-    return 0
 
 
 def run(prog: Callable[..., Gen], *args: Any, lsms: tuple[Any, ...] = (), uid: int = 1000,
