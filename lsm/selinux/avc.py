@@ -209,6 +209,15 @@ class AccessVectorCache:
         # each bucket lists its nodes oldest first, so the list's end is the hlist head
         self._buckets = [[] for _ in range(self.slots)]
 
+    @property
+    def nodes(self) -> dict[tuple[int, int, int], AvcNode]:
+        """The live ``(ssid, tsid, tclass) -> node`` map (the same dict for the cache's life).
+
+        For callers that inline the hit test on a hot path: a node whose ``slow_bits`` share
+        no bit with the request is an allowed, unaudited hit; count it in ``lookups``.
+        """
+        return self._nodes
+
     # -- the hot path --------------------------------------------------------------------
     def has_perm(
         self, ssid: int, tsid: int, tclass: int, requested: int, auditdata: AuditDataArg = None

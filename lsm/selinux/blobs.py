@@ -52,6 +52,7 @@ class FileSecurity:
     ad: Any = None  # audit data (path/dev/ino), built on first use and reused
     av: dict[int, int] | None = None  # MAY_* mask -> permission bits, per file (class is fixed)
     av_gen: int = -1  # the policy load ``av`` was computed under
+    key: tuple[int, int, int] | None = None  # the last AVC key checked on this file
 
 
 @define(slots=True)
@@ -80,3 +81,4 @@ class SockSecurity:
     peer_sid: int = 0
     sclass: int = 0
     ad: Any = None  # audit data for per-message checks, built once (addresses are fixed)
+    key: tuple[int, int, int] | None = None  # the last AVC key of a per-message check

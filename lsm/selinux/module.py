@@ -82,6 +82,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         # each kernel gets its own server: booleans and seqno are per running system
         self.server = SecurityServer(self.policy.policydb, audit=self._selinux_err)
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
+        self.avc_nodes = self.avc.nodes  # for the inlined hit test of the hottest hooks
         self._set_mapping()
 
     # -- boot --------------------------------------------------------------------------------

@@ -269,3 +269,25 @@ def test_policy_reload_keeps_sids_and_changes_decisions(policy: Any, tmp_path: A
 def _at(k: Kernel, when: float, fn: Callable[[], None]) -> Any:
     yield k.env.timeout(when)
     fn()
+
+
+def test_inlined_hit_path_keeps_the_avc_statistics(policy: Any) -> None:
+    """file_permission inlines avc_has_perm's hit test; the counters must not change."""
+
+    def alpha(p: Any) -> Any:
+        r, w = yield from p.pipe()
+        for _ in range(20):
+            yield from p.write(w, b"x")
+            yield from p.read(r, 1)
+
+    stats = []
+    for inline in (True, False):
+        se = SELinux(policy, mode="enforcing")
+        if not inline:  # a coverage callback forces every check through avc_has_perm
+            se.coverage = lambda *a: None
+        k = Kernel(lsms=[se])
+        k.spawn(alpha, context=ALPHA)
+        k.run()
+        stats.append(se.avc_stats())
+    assert stats[0] == stats[1]
+    assert stats[0]["lookups"] >= 40

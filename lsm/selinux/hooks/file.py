@@ -321,8 +321,15 @@ class FileHooks:
         bits = av.get(mask)
         if bits is None:
             bits = av[mask] = self._mask_bits(isec.sclass, mask, False)
-        if self.coverage is None and bits:
-            return self.avc.has_perm(sid, isec.sid, isec.sclass, bits, ad)
+        key = fsec.key
+        if key is None or key[0] != sid or key[1] != isec.sid:
+            key = fsec.key = (sid, isec.sid, isec.sclass)
+        if bits and self.coverage is None:
+            # avc_has_perm's hit path, inlined: the per-read/write check of every pipe
+            node = self.avc_nodes.get(key)
+            if node is not None and not bits & node.slow_bits:
+                self.avc.lookups += 1
+                return 0
         return self.has_perm(sid, isec.sid, isec.sclass, bits, ad)
 
     def file_receive(self: SELinux, file: Any) -> int:

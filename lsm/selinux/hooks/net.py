@@ -161,14 +161,24 @@ class NetHooks:
         sksec = sk.security[self.slot]
         if sksec.sid == self.kernel_sid:
             return 0
-        key = (sk.sclass, perm)
-        av = self._sockperm.get(key)
+        pkey = (sk.sclass, perm)
+        av = self._sockperm.get(pkey)
         if av is None:
-            av = self._sockperm[key] = self.av(sk.sclass, perm)
+            av = self._sockperm[pkey] = self.av(sk.sclass, perm)
+        sid = self.current_sid()
+        tclass, bits = av
+        key = sksec.key
+        if key is None or key[0] != sid or key[1] != sksec.sid or key[2] != tclass:
+            key = sksec.key = (sid, sksec.sid, tclass)
+        if bits and self.coverage is None:
+            node = self.avc_nodes.get(key)  # avc_has_perm's hit path, inlined
+            if node is not None and not bits & node.slow_bits:
+                self.avc.lookups += 1
+                return 0
         ad = sksec.ad
         if ad is None:
             ad = sksec.ad = self._net_audit(sk)
-        return self.has_perm(self.current_sid(), sksec.sid, *av, ad)
+        return self.has_perm(sid, sksec.sid, tclass, bits, ad)
 
     def socket_sendmsg(self: SELinux, sock: Any, msg: Any, size: int) -> int:
         return self._sock_rw(sock.sk, "write")
