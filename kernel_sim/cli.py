@@ -145,18 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Any]:
-    """Sub-commands contributed by other packages (policy tools, labs)."""
-    found = []
-    try:
-        from lsm.selinux.cli import register
+    """Sub-commands contributed by the application layers (policy tools, labs); imported
+    here, at the CLI, so the kernel proper never imports a security module."""
+    from lsm.selinux.cli import register
+    from scenarios.labs.cli import register as register_labs
 
-        found.append(register)
-    except ImportError:
-        pass
-    from kernel_sim.labs.cli import register as register_labs
-
-    found.append(register_labs)
-    return found
+    return [register, register_labs]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

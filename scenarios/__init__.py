@@ -16,7 +16,7 @@ __all__ = ["Check", "Context", "RunResult", "Scenario", "ScenarioFormatError", "
 _CACHE: dict[str, Scenario] = {}
 
 #: modules of this package that are machinery, not scenarios
-_NOT_SCENARIOS = {"base", "programs", "spec", "runner", "report", "story"}
+_NOT_SCENARIOS = {"base", "programs", "spec", "runner", "report", "story", "labs"}
 
 
 def all_scenarios() -> dict[str, Scenario]:

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from kernel_sim.labs import all_labs
+from scenarios.labs import all_labs
 
 from .conftest import Run, broad, solution
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kernel_sim.labs import all_labs, get_lab, grade
-from kernel_sim.labs.model import CONTENT
+from scenarios.labs import all_labs, get_lab, grade
+from scenarios.labs.model import CONTENT
 
 from .conftest import SOLUTIONS, broad, solution
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kernel_sim.labs import get_lab, grade
-from kernel_sim.labs.model import COMMON_TE
 from lsm.selinux import BASE_CONF
 from lsm.selinux.policy.base import splice
+from scenarios.labs import get_lab, grade
+from scenarios.labs.model import COMMON_TE
 from tests.oracles import require
 
 from .conftest import Run
@@ -122,8 +122,8 @@ def test_real_audit2allow_proposes_the_forbidden_rule(cli: Run, tmp_path: Path) 
 def test_boolean_hint_instead_of_rule(cli: Run, tmp_path: Path) -> None:
     """With the reference solution, the feature-off denial is one a boolean allows: our
     audit2allow says so instead of proposing an unconditional rule."""
-    from kernel_sim.labs.grader import run_case
     from lsm.selinux import load_policy
+    from scenarios.labs.grader import run_case
 
     from .conftest import solution
 

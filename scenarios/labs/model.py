@@ -1,4 +1,4 @@
-"""The lab format: a folder under ``kernel_sim/labs/content/`` holding
+"""The lab format: a folder under ``scenarios/labs/content/`` holding
 
 * ``lab.toml``: ``title``, ``order`` (difficulty rank), ``level``, ``summary``, ``objectives``
   (plain words), ``hints`` (revealed on request, in order), optional ``mode``;

@@ -15,7 +15,7 @@ from kernel_sim import (
     Kernel,
     SyscallError,
 )
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 LOW, HIGH, PROBE = 0x4C4F, 0x4849, 0x5052
 

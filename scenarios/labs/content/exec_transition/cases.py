@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_sim import O_RDONLY, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 DATA = b"backup-key=8c1f\n"
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_sim import IPC_CREAT, IPC_NOWAIT, IPC_RMID, IPC_STAT, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 KEY = 0x4D5347
 

@@ -1,10 +1,10 @@
 """Auto-graded IPC-security labs: lab format, grader, coverage score and gradebook.
 
-``kernel-sim lab list|show|start|check`` (see :mod:`kernel_sim.labs.cli`); the material is in
+``kernel-sim lab list|show|start|check`` (see :mod:`scenarios.labs.cli`); the material is in
 ``content/``, the engine in :mod:`.model` (format) and :mod:`.grader` (scoring).
 """
 
-from kernel_sim.labs.grader import Grade, grade
-from kernel_sim.labs.model import Case, CaseCtx, Lab, LabError, all_labs, get_lab
+from scenarios.labs.grader import Grade, grade
+from scenarios.labs.model import Case, CaseCtx, Lab, LabError, all_labs, get_lab
 
 __all__ = ["Case", "CaseCtx", "Grade", "Lab", "LabError", "all_labs", "get_lab", "grade"]

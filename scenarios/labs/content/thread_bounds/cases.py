@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_sim import O_RDONLY, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 PAGE, KEY = b"<h1>hello</h1>", b"-----BEGIN PRIVATE KEY-----"
 WORKER = "system_u:system_r:websrv_worker_t:s0"

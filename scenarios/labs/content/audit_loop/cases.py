@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_sim import GETVAL, IPC_CREAT, IPC_NOWAIT, IPC_RMID, SETVAL, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 KEY = 0x4A4F42
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_sim import AF_UNIX, SO_PEERSEC, SOCK_STREAM, SOL_SOCKET, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 PATH = "/run/authd/sock"
 

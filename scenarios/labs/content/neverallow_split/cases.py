@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_sim import O_CREAT, O_RDONLY, O_WRONLY, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 TOTALS = b"total=1234.56\n"
 CARDS = b"4111111111111111\n"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_sim import IPC_CREAT, IPC_STAT, SHM_RDONLY, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 CACHE, DB = 0x43414348, 0x4D59
 SECRET = b"repl-password=s3cr3t"

@@ -14,7 +14,7 @@ from kernel_sim import (
     Kernel,
     SyscallError,
 )
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 PATH = "/run/broker/sock"
 REPORT = b"Q3 revenue: 4.2M\n"

@@ -17,7 +17,6 @@ from attrs import define, field
 
 from kernel_sim import Kernel
 from kernel_sim.errors import ProgramError
-from kernel_sim.labs.model import Case, CaseCtx, Lab
 from lsm.selinux.coverage import (
     GrantMap,
     Recorder,
@@ -29,6 +28,7 @@ from lsm.selinux.coverage import (
 )
 from lsm.selinux.policy import ast as A
 from lsm.selinux.policy.parser import parse_file
+from scenarios.labs.model import Case, CaseCtx, Lab
 
 __all__ = ["CaseResult", "Grade", "grade", "run_case"]
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kernel_sim.labs.model import COMMON_TE, Lab, LabError, all_labs, get_lab
+from scenarios.labs.model import COMMON_TE, Lab, LabError, all_labs, get_lab
 
 __all__ = ["permissive_log", "register"]
 
@@ -23,8 +23,8 @@ __all__ = ["permissive_log", "register"]
 def permissive_log(lab: Lab, policy_file: str | Path) -> list[str]:
     """The audit log of the visible legitimate cases run in permissive mode: every denial the
     policy would cause, not just the first (the seed's ``setenforce 0`` troubleshooting)."""
-    from kernel_sim.labs.grader import run_case
     from lsm.selinux import load_policy
+    from scenarios.labs.grader import run_case
 
     policy = load_policy(*lab.policy_files(policy_file))
     lines: list[str] = []
@@ -95,11 +95,11 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from kernel_sim.labs.grader import grade
+    from scenarios.labs.grader import grade
 
     lab = get_lab(args.name)
     if args.submissions:
-        from kernel_sim.labs.gradebook import gradebook
+        from scenarios.labs.gradebook import gradebook
 
         book = gradebook(lab, Path(args.submissions), Path(args.out) if args.out else None)
         if args.json:

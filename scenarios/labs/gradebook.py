@@ -15,8 +15,8 @@ from typing import Any
 
 from attrs import define, field
 
-from kernel_sim.labs.grader import Grade, grade
-from kernel_sim.labs.model import Lab, LabError
+from scenarios.labs.grader import Grade, grade
+from scenarios.labs.model import Lab, LabError
 
 __all__ = ["Gradebook", "gradebook", "submissions"]
 

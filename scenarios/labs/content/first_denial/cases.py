@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_sim import O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, Kernel, SyscallError
-from kernel_sim.labs.model import Case, CaseCtx
+from scenarios.labs.model import Case, CaseCtx
 
 FIFO = "/run/log/app.fifo"
 LINE = b"app: started\n"
