@@ -50,8 +50,7 @@ from kernel_sim.net.socket import (
     Sock,
     Socket,
     sk_alloc,
-    sk_free,
-    skb_free,
+    sk_drain_and_free,
     sock_error,
     sock_graft,
 )
@@ -302,14 +301,7 @@ def inet_release_sock(k: Kernel, sk: Sock, reset: bool) -> None:
             peer.err = c.ECONNRESET
         peer.wq.wake_all()
         peer.wr_wait.wake_all()
-    sk.peer_wait.wake_all()
-    sk.wq.wake_all()
-    while sk.rcvq:
-        skb = sk.rcvq.popleft()
-        if state == TCP_LISTEN and skb.embryo is not None:
-            inet_release_sock(k, skb.embryo, True)
-        skb_free(k, skb)
-    sk_free(sk)
+    sk_drain_and_free(k, sk, state, inet_release_sock)
 
 
 # --------------------------------------------------------------------------- TCP

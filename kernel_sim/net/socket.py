@@ -12,6 +12,7 @@ operations, so read/write/close work on socket fds.  Protocols live in :mod:`.un
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
@@ -372,6 +373,20 @@ def skb_free(k: Kernel, skb: Skb) -> None:
         from kernel_sim.net.unix import scm_destroy
 
         scm_destroy(k, skb)
+
+
+def sk_drain_and_free(k: Kernel, sk: Sock, state: int,
+                      release: Callable[[Kernel, Sock, bool], None]) -> None:
+    """The common tail of closing a sock: wake its waiters, drop what is queued (a listener's
+    not-yet-accepted children are released with ``release(k, child, True)``), free it."""
+    sk.peer_wait.wake_all()
+    sk.wq.wake_all()
+    while sk.rcvq:
+        skb = sk.rcvq.popleft()
+        if state == TCP_LISTEN and skb.embryo is not None:
+            release(k, skb.embryo, True)
+        skb_free(k, skb)
+    sk_free(sk)
 
 
 class SockFileOps(FileOps):

@@ -47,6 +47,7 @@ from kernel_sim.net.socket import (
     Sock,
     Socket,
     sk_alloc,
+    sk_drain_and_free,
     sk_free,
     skb_free,
     sock_error,
@@ -666,14 +667,7 @@ def unix_release_sock(k: Kernel, sk: Sock, embrion: bool) -> None:
         skpair.wq.wake_all()
         skpair.wr_wait.wake_all()
         skpair.peer_wait.wake_all()
-    sk.peer_wait.wake_all()
-    sk.wq.wake_all()
-    while sk.rcvq:
-        skb = sk.rcvq.popleft()
-        if state == TCP_LISTEN and skb.embryo is not None:
-            unix_release_sock(k, skb.embryo, True)
-        skb_free(k, skb)
-    sk_free(sk)
+    sk_drain_and_free(k, sk, state, unix_release_sock)
 
 
 class UnixSeqpacketOps(UnixStreamOps):
