@@ -83,6 +83,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         self.server = SecurityServer(self.policy.policydb, audit=self._selinux_err)
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
         self.avc_nodes = self.avc.nodes  # for the inlined hit test of the hottest hooks
+        self.map_gen = -1
         self._set_mapping()
 
     # -- boot --------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         except Exception:
             self.devnull_sid = self.unlabeled_sid
         #: bumped on every policy load: caches of permission bits kept on objects check it
-        self.map_gen = getattr(self, "map_gen", -1) + 1
+        self.map_gen += 1
         self._fileclass_cache: dict[int, int] = {}
         self._mask_cache: dict[tuple[int, int], int] = {}
         self.fd_use = self.av("fd", "use")
