@@ -38,7 +38,7 @@ from lsm.selinux.ss.policydb import HANDLE_UNKNOWN_ALLOW
 from lsm.selinux.ss.services import SecurityServer
 
 if TYPE_CHECKING:
-    from lsm.security import Security
+    pass
 
 EACCES = 13
 
@@ -90,9 +90,6 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
     def hook_table(self) -> dict[str, Any]:
         return {} if self.disabled else super().hook_table()
 
-    def init(self, security: Security, slot: int) -> None:
-        super().init(security, slot)
-
     def kernel_booted(self, kernel: Any) -> None:
         """Called by the kernel once booted: audit clock, audit sink."""
         self.kernel = kernel
@@ -128,7 +125,6 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             self.devnull_sid = self.unlabeled_sid
         #: bumped on every policy load: caches of permission bits kept on objects check it
         self.map_gen += 1
-        self._fileclass_cache: dict[int, int] = {}
         self._mask_cache: dict[tuple[int, int], int] = {}
         self.fd_use = self.av("fd", "use")
         # the permissions checked on every message: resolved once per policy load
