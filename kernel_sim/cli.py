@@ -17,11 +17,17 @@ import structlog
 log = structlog.get_logger("kernel_sim")
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr looked up per logger, not bound once: an embedding program (or a test
+    # harness) may replace and close the stream it had when the CLI ran
+    return structlog.PrintLogger(sys.stderr)
+
+
 def _configure_logging() -> None:
     structlog.configure(
         processors=[structlog.processors.add_log_level,
                     structlog.dev.ConsoleRenderer(colors=False)],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
     )
 
 
