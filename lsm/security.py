@@ -17,7 +17,7 @@ decision is reported to the tracer with the deciding module.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsm.hookdefs import HOOKS, HookSpec
 from lsm.module import BLOB_KINDS, HookRegistrationError, LsmModule
@@ -34,6 +34,33 @@ def _const(value: int) -> Callable[..., int]:
 
 def _noop(*_args: Any) -> None:
     return None
+
+
+def _blob_allocator(factories: tuple[Callable[[], Any] | None, ...]) -> Callable[[], list[Any]]:
+    """The constructor of one kind's composite blob, specialised like the dispatchers (some
+    objects, such as System V messages, get a blob on every send)."""
+    used = [(i, f) for i, f in enumerate(factories) if f is not None]
+    if not used:
+        return list  # no module keeps state on this kind: an empty blob
+    n = len(factories)
+    if len(used) == 1:
+        (index, factory), = used
+        if n == 2:  # the usual stack: capability (no blobs) and one more module
+            if index == 1:
+                return lambda: [None, factory()]
+            return lambda: [factory(), None]
+
+        def alloc_one() -> list[Any]:
+            blob: list[Any] = [None] * n
+            blob[index] = factory()
+            return blob
+
+        return alloc_one
+
+    def alloc_all() -> list[Any]:
+        return [f() if f is not None else None for f in factories]
+
+    return alloc_all
 
 
 class Security:
@@ -69,11 +96,9 @@ class Security:
             impls = [(m.name, t[spec.name]) for m, t in zip(self.modules, tables, strict=True)
                      if spec.name in t]
             setattr(self, spec.name, self._build(spec, impls))
-        self._blob_factories = {
-            kind: tuple(m.blobs.get(kind) for m in self.modules) for kind in BLOB_KINDS
-        }
-        self._needs_blob = {
-            kind: any(f is not None for f in fs) for kind, fs in self._blob_factories.items()
+        self._blob_alloc = {
+            kind: _blob_allocator(tuple(m.blobs.get(kind) for m in self.modules))
+            for kind in BLOB_KINDS
         }
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -125,18 +150,21 @@ class Security:
     # -- blobs ------------------------------------------------------------------------------
     def alloc_blob(self, kind: str) -> list[Any]:
         """A fresh composite blob for an object of ``kind``: one slot per stacked module."""
-        if not self._needs_blob[kind]:
-            return []
-        return [f() if f is not None else None for f in self._blob_factories[kind]]
+        return self._blob_alloc[kind]()
+
+    def blob_allocator(self, kind: str) -> Callable[[], list[Any]]:
+        """What :meth:`alloc_blob` calls for ``kind``, for objects made on a hot path."""
+        return self._blob_alloc[kind]
+
+    if TYPE_CHECKING:  # hooks are set per instance at boot; at run time no __getattr__,
+        # which would keep the interpreter from specialising every kernel.security.<hook> load
+        def __getattr__(self, name: str) -> Any: ...
 
     def module(self, name: str) -> LsmModule | None:
         for m in self.modules:
             if m.name == name:
                 return m
         return None
-
-    def __getattr__(self, name: str) -> Any:  # only reached for undeclared names
-        raise AttributeError(f"no LSM hook or attribute {name!r}")
 
 
 _SPECS = {h.name for h in HOOKS}

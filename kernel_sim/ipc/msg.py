@@ -207,8 +207,7 @@ def do_msgsnd(task: Task, msqid: int, mtype: int, data: bytes, msgflg: int = 0) 
     if type(mtype) is not int or mtype < 1:
         raise SyscallError(c.EINVAL)
     # load_msg: the message and its label exist before the queue is even looked up
-    msg: MsgMsg | None = MsgMsg(mtype, msgsz, data,
-                                sec.alloc_blob("msg_msg") if ns.msg_blob else [])
+    msg: MsgMsg | None = MsgMsg(mtype, msgsz, data, ns.alloc_msg_blob())
     rc = sec.msg_msg_alloc_security(msg)
     if rc:
         _free_msg(task, msg)  # type: ignore[arg-type]

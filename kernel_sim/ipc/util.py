@@ -11,6 +11,7 @@ id is not reused at once and a stale id fails with EINVAL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from typing import TYPE_CHECKING, Any
 
@@ -204,8 +205,8 @@ class IpcNamespace:
     shm_ctlall: int = SHMALL
     shm_ctlmni: int = SHMMNI
     shm_tot: int = 0
-    #: whether any stacked module wants a msg_msg blob (decided once, at first use)
-    msg_blob: bool = True
+    #: the constructor of a message's security blob (one per msgsnd: resolved once)
+    alloc_msg_blob: Callable[[], list[Any]] = list
 
 
 def ipc_ns(k: Kernel) -> IpcNamespace:
@@ -213,7 +214,7 @@ def ipc_ns(k: Kernel) -> IpcNamespace:
     ns = k.subsystems.get("sysv_ipc")
     if ns is None:
         ns = k.subsystems["sysv_ipc"] = IpcNamespace()
-        ns.msg_blob = bool(k.security.alloc_blob("msg_msg"))
+        ns.alloc_msg_blob = k.security.blob_allocator("msg_msg")
         from kernel_sim.ipc import sem, shm
 
         k.fork_handlers.append(shm.shm_fork)
