@@ -35,9 +35,10 @@ BOOT_DIRS: tuple[tuple[str, int], ...] = (
 
 
 class AuditSink(Protocol):
-    """The audit subsystem.  The kernel stamps each syscall on the task (``sc_gen``,
-    ``sc_entry``); a sink that logs a record during a syscall sets ``task.audit_pending``, and
-    only then is it called at the syscall's exit (to write the SYSCALL record)."""
+    """The audit subsystem.  The kernel stamps each syscall's entry time on the task
+    (``sc_entry``); a sink that logs a record during a syscall sets ``task.audit_pending``,
+    and only then is it called at the syscall's exit (to write the SYSCALL record), after
+    which the kernel clears the flag."""
 
     def syscall_exit(self, task: Task, name: str, args: tuple[Any, ...], result: Any) -> None:
         ...

@@ -48,7 +48,7 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
     """A schedulable thread.  ``p.pid`` is the thread group id, ``p.tid`` its own id."""
 
     __slots__ = ("audit_pending", "blocked", "comm", "cred", "in_syscall", "kernel", "killed",
-                 "pending", "process", "sc_entry", "sc_gen", "security", "sim", "sleeping",
+                 "pending", "process", "sc_entry", "security", "sim", "sleeping",
                  "tid")
 
     def __init__(self, kernel: Kernel, tid: int, process: Process, cred: Cred, comm: str):
@@ -65,7 +65,6 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
         self.in_syscall: str | None = None
         #: audit bookkeeping kept by the kernel, read by the audit sink only when it logs:
         #: the current syscall's number (generation) and entry time, and whether it logged
-        self.sc_gen = 0
         self.sc_entry = 0.0
         self.audit_pending = False
         self.sim: simpy.Process | None = None

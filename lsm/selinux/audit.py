@@ -130,8 +130,6 @@ class AuditContext:
     dirty: bool = False
     pid: int = 0
     comm: str = ""
-    #: which syscall of its task the context was last prepared for (lazy bookkeeping)
-    gen: int = -1
 
 
 def format_avc(

@@ -52,6 +52,9 @@ AVC_CACHE_RECLAIM = 16
 #: ``avc_has_perm_noaudit`` flag: deny even when permissive (used for internal checks)
 AVC_STRICT = 1
 
+#: ``slow_bits`` while the fast path is off: every request takes the slow path
+_DEAD = -1
+
 _EACCES = -errno.EACCES
 _EINVAL = -errno.EINVAL
 _ENOENT = -errno.ENOENT
@@ -132,8 +135,13 @@ class AvcNode:
     tsid: int
     tclass: int
     avd: AvDecision
-    #: bits that force the slow path: not allowed, or allowed but ``auditallow``-ed
+    #: bits that force the slow path: not allowed, or allowed but ``auditallow``-ed (all
+    #: bits while the fast path is off)
     slow_bits: int
+    #: in the cache with the fast path on.  The glue's per-object memos keep a node that
+    #: granted a check and are valid exactly while this holds (its decision never changes:
+    #: an update replaces the node)
+    live: bool = True
 
 
 def _slow_bits(avd: AvDecision) -> int:
@@ -201,6 +209,8 @@ class AccessVectorCache:
     active_nodes: int = field(init=False, default=0)
     latest_notif: int = field(init=False, default=0)
     lru_hint: int = field(init=False, default=0)
+    #: False while a per-check observer needs every check on the slow path
+    fast_path: bool = field(init=False, default=True)
     _nodes: dict[tuple[int, int, int], AvcNode] = field(init=False, factory=dict)
     _buckets: list[list[AvcNode]] = field(init=False)
     _callbacks: list[Callable[[], int]] = field(init=False, factory=list)
@@ -398,6 +408,7 @@ class AccessVectorCache:
             while bucket:
                 node = bucket.pop()  # from the head, newest first
                 del self._nodes[(node.ssid, node.tsid, node.tclass)]
+                node.live = False
                 self.active_nodes -= 1
                 self.reclaims += 1
                 self.frees += 1
@@ -412,6 +423,7 @@ class AccessVectorCache:
             bucket.append(node)
         else:  # avc_node_replace: same place in the chain; the old node is freed
             bucket[next(i for i, n in enumerate(bucket) if n is old)] = node
+            old.live = False
             self.active_nodes -= 1
             self.frees += 1
         self._nodes[(node.ssid, node.tsid, node.tclass)] = node
@@ -422,7 +434,8 @@ class AccessVectorCache:
             _log.warning("avc_stale_insert", seqno=avd.seqno, latest_notif=self.latest_notif)
             return None
         self._alloc_node()
-        node = AvcNode(ssid, tsid, tclass, avd, _slow_bits(avd))
+        fast = self.fast_path
+        node = AvcNode(ssid, tsid, tclass, avd, _slow_bits(avd) if fast else _DEAD, fast)
         self._link(node, self._nodes.get((ssid, tsid, tclass)))
         return node
 
@@ -440,7 +453,9 @@ class AccessVectorCache:
         new_avd = AvDecision(
             avd.allowed | perms, avd.auditallow, avd.auditdeny, avd.seqno, avd.flags
         )
-        self._link(AvcNode(ssid, tsid, tclass, new_avd, _slow_bits(new_avd)), orig)
+        fast = self.fast_path
+        slow = _slow_bits(new_avd) if fast else _DEAD
+        self._link(AvcNode(ssid, tsid, tclass, new_avd, slow, fast), orig)
         return 0
 
     def lookup(self, ssid: int, tsid: int, tclass: int) -> AvDecision | None:
@@ -454,8 +469,19 @@ class AccessVectorCache:
         for bucket in self._buckets:
             self.frees += len(bucket)
             self.active_nodes -= len(bucket)
+            for node in bucket:
+                node.live = False
             bucket.clear()
         self._nodes.clear()
+
+    def set_fast_path(self, enabled: bool) -> None:
+        """Let hits of the live nodes take the fast path, or send every check of them to
+        the slow path (for a per-check observer such as policy coverage).  Statistics and
+        decisions are the same either way."""
+        self.fast_path = enabled
+        for node in self._nodes.values():
+            node.slow_bits = _slow_bits(node.avd) if enabled else _DEAD
+            node.live = enabled
 
     def add_callback(self, callback: Callable[[], int]) -> None:
         """``avc_add_callback(AVC_CALLBACK_RESET)``: run on every reset (netif/port caches...)."""

@@ -7,6 +7,7 @@ SIDs are 0 until labelled.
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakSet
 
 from attrs import define, field
 
@@ -41,18 +42,19 @@ class InodeSecurity:
     sid: int = 0
     sclass: int = 0  # policy class value (file, dir, fifo_file, sock_file, ...)
     initialized: bool = False
+    #: blobs of files that remembered a check on this inode (cleared if it is relabelled)
+    memo_files: WeakSet[Any] | None = None
 
 
-@define(slots=True)
+@define(slots=True, eq=False)  # identity: inode blobs keep weak references to file blobs
 class FileSecurity:
     sid: int = 0  # SID of the opener
     fown_sid: int = 0
     isid: int = 0  # inode SID at open (0 for pseudo files: no revalidation shortcut)
     pseqno: int = -1  # policy seqno at open
     ad: Any = None  # audit data (path/dev/ino), built on first use and reused
-    av: dict[int, int] | None = None  # MAY_* mask -> permission bits, per file (class is fixed)
-    av_gen: int = -1  # the policy load ``av`` was computed under
-    key: tuple[int, int, int] | None = None  # the last AVC key checked on this file
+    #: MAY_* mask -> AVC node of a read/write check granted to the opener
+    memo: dict[int, tuple[Any, ...]] = field(factory=dict)
 
 
 @define(slots=True)
@@ -68,11 +70,8 @@ class IpcSecurity:
     sclass: int = 0
     sid: int = 0
     ad: Any = None  # IpcAudit(key), built once
-
-
-@define(slots=True)
-class MsgSecurity:
-    sid: int = 0
+    #: granted per-operation checks, keyed by operation and subject SID (see ``hooks.ipc``)
+    memo: dict[int, tuple[Any, ...]] = field(factory=dict)
 
 
 @define(slots=True)
@@ -81,4 +80,5 @@ class SockSecurity:
     peer_sid: int = 0
     sclass: int = 0
     ad: Any = None  # audit data for per-message checks, built once (addresses are fixed)
-    key: tuple[int, int, int] | None = None  # the last AVC key of a per-message check
+    #: ``op | sid`` -> AVC node of a granted send/receive check
+    memo: dict[int, tuple[Any, ...]] = field(factory=dict)

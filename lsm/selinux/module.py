@@ -22,12 +22,12 @@ from lsm.selinux.blobs import (
     FileSecurity,
     InodeSecurity,
     IpcSecurity,
-    MsgSecurity,
     SockSecurity,
     SuperblockSecurity,
     TaskAudit,
     TaskSecurity,
 )
+from lsm.selinux.hooks.fast import fast_hooks
 from lsm.selinux.hooks.file import FileHooks
 from lsm.selinux.hooks.ipc import IpcHooks
 from lsm.selinux.hooks.net import NetHooks
@@ -55,7 +55,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         "file": FileSecurity,
         "superblock": SuperblockSecurity,
         "ipc": IpcSecurity,
-        "msg_msg": MsgSecurity,
+        "msg_msg": int,  # the message's SID itself (msg_security_struct holds nothing else)
         "sock": SockSecurity,
     }
 
@@ -73,9 +73,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             enforcing = mode == "enforcing"
         self.disabled = mode == "disabled"
         self.kernel: Any = None
-        #: called as (ssid, tsid, tclass, requested_bits, rc) after every check when set:
-        #: policy-coverage tools record which permissions a run exercised
-        self.coverage: Callable[[int, int, int, int, int], None] | None = None
+        self._coverage: Callable[[int, int, int, int, int], None] | None = None
         self.audit = AuditLog()
         self.audit.refresh = self._refresh_audit
         self._no_task_ctx = AuditContext()
@@ -88,7 +86,11 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
 
     # -- boot --------------------------------------------------------------------------------
     def hook_table(self) -> dict[str, Any]:
-        return {} if self.disabled else super().hook_table()
+        if self.disabled:
+            return {}
+        table = super().hook_table()
+        table.update(fast_hooks(self))
+        return table
 
     def kernel_booted(self, kernel: Any) -> None:
         """Called by the kernel once booted: audit clock, audit sink."""
@@ -135,7 +137,6 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         self.p_msg_receive = self.av("msg", "receive")
         self.p_msg_class = self.cls("msg")
         self._ipcperm: dict[tuple[str, int], tuple[int, int]] = {}
-        self._sockperm: dict[tuple[str, str], tuple[int, int]] = {}
         self._tcache: dict[tuple[int, int, int, str | None], int] = {}
 
     # -- name mapping ------------------------------------------------------------------------
@@ -161,21 +162,46 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         return tclass, bits
 
     # -- the check ---------------------------------------------------------------------------
+    @property
+    def coverage(self) -> Callable[[int, int, int, int, int], None] | None:
+        """Called as ``(ssid, tsid, tclass, requested_bits, rc)`` after every check when set
+        (policy-coverage tools record which permissions a run exercised).  While set, every
+        check takes the AVC's slow path so none escapes it."""
+        return self._coverage
+
+    @coverage.setter
+    def coverage(self, fn: Callable[[int, int, int, int, int], None] | None) -> None:
+        self._coverage = fn
+        self.avc.set_fast_path(fn is None)
+
     def has_perm(self, ssid: int, tsid: int, tclass: int, bits: int,
                  ad: AuditData | Any = None) -> int:
         """``avc_has_perm``, with its hit test inlined (the statistics are kept exactly)."""
-        if bits and self.coverage is None:
-            node = self.avc_nodes.get((ssid, tsid, tclass))
-            if node is not None and not bits & node.slow_bits:
-                self.avc.lookups += 1
-                return 0
+        node = self.avc_nodes.get((ssid, tsid, tclass))
+        if node is not None and bits and not bits & node.slow_bits:
+            self.avc.lookups += 1
+            return 0
         if not tclass or not bits:
             # a class or permission this policy does not define: handle_unknown decides
             return 0 if self.allow_unknown or not tclass else -EACCES
         rc = self.avc.has_perm(ssid, tsid, tclass, bits, ad)
-        if self.coverage is not None:
-            self.coverage(ssid, tsid, tclass, bits, rc)
+        if self._coverage is not None:
+            self._coverage(ssid, tsid, tclass, bits, rc)
         return rc
+
+    def memo_node(self, ssid: int, tsid: int, tclass: int, bits: int) -> Any:
+        """The AVC node a per-object memo may keep after a granted check, or None.
+
+        The hottest hooks remember, on the object's blob, the node that granted a check; the
+        next identical check then only tests that the node is still ``live``.  Only a node
+        whose hit for these bits takes the fast path qualifies, so a memo hit is exactly an
+        AVC hit (counted in ``lookups``, no audit) and anything else falls back to the full
+        check.
+        """
+        node = self.avc_nodes.get((ssid, tsid, tclass))
+        if node is None or not node.live or not bits or bits & node.slow_bits:
+            return None
+        return node
 
     def check(self, ssid: int, tsid: int, cname: str, *perms: str, ad: Any = None) -> int:
         tclass, bits = self.av(cname, *perms)
@@ -221,21 +247,20 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             self.audit.current = self._no_task_ctx
             return
         ctx = task.security[self.slot].ctx
-        if ctx.gen != task.sc_gen:
-            ctx.gen = task.sc_gen
+        if not task.audit_pending:  # the first record of this syscall, or one outside any
             ctx.in_syscall = task.in_syscall is not None
             ctx.serial = 0
             ctx.dirty = False
             ctx.entry_time = task.sc_entry
             ctx.pid = task.process.pid
             ctx.comm = task.comm
-        if ctx.in_syscall:
-            task.audit_pending = True
+            # the kernel calls syscall_exit, and clears the flag, at this syscall's end
+            task.audit_pending = ctx.in_syscall
         self.audit.current = ctx
 
     def syscall_exit(self, task: Any, name: str, args: tuple[Any, ...], result: Any) -> None:
         ctx = task.security[self.slot].ctx
-        if not ctx.dirty or ctx.gen != task.sc_gen:
+        if not ctx.dirty:
             ctx.in_syscall = False
             return
         rc = result if isinstance(result, int) and not isinstance(result, bool) else 0

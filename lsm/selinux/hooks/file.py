@@ -11,6 +11,7 @@ give such an unlabeled file the ``file`` initial SID.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from weakref import WeakSet
 
 from lsm.selinux.audit_fields import DentryAudit, InodeAudit, PathAudit
 from lsm.selinux.policy.errors import PolicyError
@@ -86,6 +87,9 @@ class FileHooks:
             sid = self._boot_label(inode) or sbsec.def_sid
         isec.sid = sid
         isec.initialized = True
+        if isec.memo_files:  # a relabel: checks remembered on open files are void
+            for fsec in isec.memo_files:
+                fsec.memo.clear()
 
     def _boot_label(self: SELinux, inode: Any) -> int:
         path = inode.path()
@@ -289,9 +293,12 @@ class FileHooks:
     def file_permission(self: SELinux, file: Any, mask: int) -> int:
         """``selinux_file_permission``: the open-time shortcut, else fd:use + class perms.
 
-        The hot path of every read and write: no allocation once the file's audit data
-        exists (pipes and sockets never went through file_open, so they always re-check),
-        and the permission bits of each mask are resolved once per file.
+        Pipes and sockets never went through file_open, so Linux re-checks them on every
+        read and write.  A check granted to the file's opener is remembered on the file
+        for the fast path of :mod:`lsm.selinux.hooks.fast`; it is taken only after the
+        shortcut failed, which it then always will (the file's open seqno and SID are fixed,
+        the policy seqno only grows, a relabel of the inode clears the memo), and
+        fcntl(F_SETFL) clears it too (O_APPEND changes the permission).
         """
         if not mask:
             return 0
@@ -301,42 +308,30 @@ class FileHooks:
         isec = file.inode.security[slot]
         if sid == fsec.sid and fsec.isid == isec.sid and fsec.pseqno == self.server.seqno:
             return 0  # nothing changed since file_open checked it
-        if file.flags & O_APPEND:
-            mask |= MAY_APPEND
-        if sid != fsec.sid:
-            rc, ad = self._fd_use(sid, file, fsec)
-            if rc:
-                return rc
-        else:
-            ad = fsec.ad
-            if ad is None:
-                ad = fsec.ad = self._file_audit(file)
+        want = mask | MAY_APPEND if file.flags & O_APPEND else mask
+        rc, ad = self._fd_use(sid, file, fsec)
+        if rc:
+            return rc
         if not isec.initialized:
             self._inode_doinit(file.inode)
-        mask &= MAY_READ | MAY_WRITE | MAY_APPEND
-        av = fsec.av
-        if av is None or fsec.av_gen != self.map_gen:  # bits are per policy load
-            av = fsec.av = {}
-            fsec.av_gen = self.map_gen
-        bits = av.get(mask)
-        if bits is None:
-            bits = av[mask] = self._mask_bits(isec.sclass, mask, False)
-        key = fsec.key
-        if key is None or key[0] != sid or key[1] != isec.sid:
-            key = fsec.key = (sid, isec.sid, isec.sclass)
-        if bits and self.coverage is None:
-            # avc_has_perm's hit path, inlined: the per-read/write check of every pipe
-            node = self.avc_nodes.get(key)
-            if node is not None and not bits & node.slow_bits:
-                self.avc.lookups += 1
-                return 0
-        return self.has_perm(sid, isec.sid, isec.sclass, bits, ad)
+        bits = self._mask_bits(isec.sclass, want & (MAY_READ | MAY_WRITE | MAY_APPEND), False)
+        rc = self.has_perm(sid, isec.sid, isec.sclass, bits, ad)
+        if not rc and sid == fsec.sid:
+            node = self.memo_node(sid, isec.sid, isec.sclass, bits)
+            if node is not None:
+                fsec.memo[mask] = node
+                if isec.memo_files is None:
+                    isec.memo_files = WeakSet()
+                isec.memo_files.add(fsec)
+        return rc
 
     def file_receive(self: SELinux, file: Any) -> int:
         return self.file_has_perm_sid(self.current_sid(), file, self.file_to_av(file))
 
     def file_fcntl(self: SELinux, file: Any, cmd: int, arg: int) -> int:
         sid = self.current_sid()
+        if cmd == F_SETFL:  # O_APPEND may change: read/write checks are recomputed
+            file.security[self.slot].memo.clear()
         if cmd == F_SETFL and file.flags & O_APPEND and not arg & O_APPEND:
             return self.file_has_perm_sid(sid, file, ("write",))
         if cmd in (F_SETFL, F_GETFL, F_SETOWN, F_GETOWN, 10, 11):

@@ -22,6 +22,9 @@ SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
 SHM_RDONLY = 0o10000
 _KIND_CLASS = {"msg": "msgq", "sem": "sem", "shm": "shm"}
+#: operation tags of the per-object memo keys (``tag | sid``; SIDs stay below 2**32):
+#: ipc_permission uses ``(flag & 0o666) << 32``, which stays below these
+IPC_MEMO_MSGSND, IPC_MEMO_MSGRCV = 1 << 42, 1 << 43
 
 
 class IpcHooks:
@@ -50,18 +53,27 @@ class IpcHooks:
         return self.check(self.current_sid(), self.kernel_sid, "system", "ipc_info")
 
     def ipc_permission(self: SELinux, ipcp: Any, flag: int) -> int:
-        """``selinux_ipc_permission``: read bits -> unix_read, write bits -> unix_write."""
+        """``selinux_ipc_permission``: read bits -> unix_read, write bits -> unix_write.
+
+        Called by every ipcperms(), so twice per message: a granted check is remembered on
+        the object per subject SID and access for :mod:`lsm.selinux.hooks.fast`."""
+        isec = ipcp.security[self.slot]
         want = (S_IRUGO if flag & S_IRUGO else 0) | (S_IWUGO if flag & S_IWUGO else 0)
         if not want:
             return 0
-        key = (ipcp.kind, want)
-        av = self._ipcperm.get(key)
+        ikey = (ipcp.kind, want)
+        av = self._ipcperm.get(ikey)
         if av is None:
             names = [n for bit, n in ((S_IRUGO, "unix_read"), (S_IWUGO, "unix_write"))
                      if want & bit]
-            av = self._ipcperm[key] = self.av(_KIND_CLASS[ipcp.kind], *names)
-        return self.has_perm(self.current_sid(), ipcp.security[self.slot].sid, *av,
-                             self._ad(ipcp))
+            av = self._ipcperm[ikey] = self.av(_KIND_CLASS[ipcp.kind], *names)
+        sid = self.current_sid()
+        rc = self.has_perm(sid, isec.sid, *av, self._ad(ipcp))
+        if not rc:
+            node = self.memo_node(sid, isec.sid, *av)
+            if node is not None:
+                isec.memo[(flag & 0o666) << 32 | sid] = node
+        return rc
 
     # -- message queues ----------------------------------------------------------------------------
     def msg_queue_alloc_security(self: SELinux, perm: Any) -> int:
@@ -81,36 +93,64 @@ class IpcHooks:
         return self._ipc_has_perm(perm, *names)
 
     def msg_msg_alloc_security(self: SELinux, msg: Any) -> int:
-        msg.security[self.slot].sid = self.unlabeled_sid
+        msg.security[self.slot] = self.unlabeled_sid  # a message's blob is its SID
         return 0
 
     def msg_queue_msgsnd(self: SELinux, perm: Any, msg: Any, msqflg: int) -> int:
+        """``selinux_msg_queue_msgsnd``: label the message on its first send
+        (``transition(sender, queue, msg)``), then msgq:write, msg:send and msgq:enqueue (the
+        message's SID on the queue).  Three checks on every message: once granted they are
+        remembered on the queue per sender SID, with the label they gave the message, for
+        :mod:`lsm.selinux.hooks.fast`."""
         sid = self.current_sid()
         isec = perm.security[self.slot]
-        msec = msg.security[self.slot]
-        if msec.sid == self.unlabeled_sid:
+        msid = msg.security[self.slot]
+        labelled_now = msid == self.unlabeled_sid
+        if labelled_now:
             try:
-                msec.sid = self.transition_sid(sid, isec.sid, self.p_msg_class)
+                msid = self.transition_sid(sid, isec.sid, self.p_msg_class)
             except (PolicyError, ValueError):
                 return -13
+            msg.security[self.slot] = msid
         ad = self._ad(perm)
-        rc = self.has_perm(sid, isec.sid, *self.p_msgq_write, ad)
-        if rc:
-            return rc
-        rc = self.has_perm(sid, msec.sid, *self.p_msg_send, ad)
-        if rc:
-            return rc
-        return self.has_perm(msec.sid, isec.sid, *self.p_msgq_enqueue, ad)
+        checks = ((sid, isec.sid, *self.p_msgq_write), (sid, msid, *self.p_msg_send),
+                  (msid, isec.sid, *self.p_msgq_enqueue))
+        for ssid, tsid, tclass, bits in checks:
+            rc = self.has_perm(ssid, tsid, tclass, bits, ad)
+            if rc:
+                return rc
+        if not labelled_now:  # a retried send: its label is not the memo's to reuse
+            return 0
+        memo: list[Any] = [msid]
+        for ssid, tsid, tclass, bits in checks:
+            node = self.memo_node(ssid, tsid, tclass, bits)
+            if node is None:
+                return 0
+            memo.append(node)
+        isec.memo[IPC_MEMO_MSGSND | sid] = tuple(memo)
+        return 0
 
     def msg_queue_msgrcv(self: SELinux, perm: Any, msg: Any, target: Any, type: int,
                          mode: int) -> int:
-        sid = self.task_sid(target)
-        isec = perm.security[self.slot]
+        """``selinux_msg_queue_msgrcv``: the receiver needs msgq:read and msg:receive on
+        the message's SID; remembered on the queue per receiver and message SID for
+        :mod:`lsm.selinux.hooks.fast`."""
+        slot = self.slot
+        sid = target.cred.security[slot].sid
+        isec = perm.security[slot]
+        msid = msg.security[slot]
         ad = self._ad(perm)
         rc = self.has_perm(sid, isec.sid, *self.p_msgq_read, ad)
         if rc:
             return rc
-        return self.has_perm(sid, msg.security[self.slot].sid, *self.p_msg_receive, ad)
+        rc = self.has_perm(sid, msid, *self.p_msg_receive, ad)
+        if rc:
+            return rc
+        n1 = self.memo_node(sid, isec.sid, *self.p_msgq_read)
+        n2 = self.memo_node(sid, msid, *self.p_msg_receive)
+        if n1 is not None and n2 is not None:
+            isec.memo[IPC_MEMO_MSGRCV | sid] = (msid, n1, n2)
+        return 0
 
     # -- shared memory ---------------------------------------------------------------------------
     def shm_alloc_security(self: SELinux, perm: Any) -> int:

@@ -22,6 +22,8 @@ IPPROTO_TCP, IPPROTO_UDP = 6, 17
 EPROTONOSUPPORT, ENOPROTOOPT = 93, 92
 EPHEMERAL_LOW, EPHEMERAL_HIGH = 32768, 60999
 PROT_SOCK = 1024
+#: operation tags of the per-socket memo keys (``tag | sid``; SIDs stay below 2**32)
+SOCK_MEMO_RECV, SOCK_MEMO_SEND = 1 << 32, 2 << 32
 
 
 def socket_type_to_class(family: int, type_: int, protocol: int) -> str:
@@ -156,35 +158,29 @@ class NetHooks:
         dst.sid, dst.sclass, dst.initialized = src.sid, src.sclass, True
         return 0
 
-    def _sock_rw(self: SELinux, sk: Any, perm: str) -> int:
-        """The per-message own-socket check, with its (class, bit) resolved once."""
+    def _sock_rw(self: SELinux, sk: Any, op: int) -> int:
+        """The per-message own-socket check (``sock_has_perm`` read or write), remembered on
+        the socket once granted for the fast path of :mod:`lsm.selinux.hooks.fast`."""
         sksec = sk.security[self.slot]
         if sksec.sid == self.kernel_sid:
             return 0
-        pkey = (sk.sclass, perm)
-        av = self._sockperm.get(pkey)
-        if av is None:
-            av = self._sockperm[pkey] = self.av(sk.sclass, perm)
         sid = self.current_sid()
-        tclass, bits = av
-        key = sksec.key
-        if key is None or key[0] != sid or key[1] != sksec.sid or key[2] != tclass:
-            key = sksec.key = (sid, sksec.sid, tclass)
-        if bits and self.coverage is None:
-            node = self.avc_nodes.get(key)  # avc_has_perm's hit path, inlined
-            if node is not None and not bits & node.slow_bits:
-                self.avc.lookups += 1
-                return 0
+        tclass, bits = self.av(sk.sclass, "write" if op == SOCK_MEMO_SEND else "read")
         ad = sksec.ad
         if ad is None:
             ad = sksec.ad = self._net_audit(sk)
-        return self.has_perm(sid, sksec.sid, tclass, bits, ad)
+        rc = self.has_perm(sid, sksec.sid, tclass, bits, ad)
+        if not rc:
+            node = self.memo_node(sid, sksec.sid, tclass, bits)
+            if node is not None:
+                sksec.memo[op | sid] = node
+        return rc
 
     def socket_sendmsg(self: SELinux, sock: Any, msg: Any, size: int) -> int:
-        return self._sock_rw(sock.sk, "write")
+        return self._sock_rw(sock.sk, SOCK_MEMO_SEND)
 
     def socket_recvmsg(self: SELinux, sock: Any, msg: Any, size: int, flags: int) -> int:
-        return self._sock_rw(sock.sk, "read")
+        return self._sock_rw(sock.sk, SOCK_MEMO_RECV)
 
     def socket_getsockname(self: SELinux, sock: Any) -> int:
         return self.sock_has_perm(sock.sk, "getattr")

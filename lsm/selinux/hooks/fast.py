@@ -1,0 +1,117 @@
+"""Fast paths of the hooks every message or read/write goes through.
+
+Linux checks a pipe on every read and write, a socket on every send and receive, and a System
+V queue five to seven times per message; each check is an AVC lookup.  In Python the lookup is
+cheap but the glue around it (finding the SIDs, the class and the permission bits) is not, so
+the full hook methods (:mod:`.file`, :mod:`.net`, :mod:`.ipc`) remember a granted check on the
+object's blob: the AVC node that granted it.  These closures, installed in the hook table at
+boot, answer a repeated check from that memo with one dict lookup and a test that the node is
+still ``live``, and otherwise call the full method.
+
+Why a memo hit is exactly an AVC hit:
+
+* the memo is keyed by everything the full method derives the query from (subject SID,
+  operation; the object's SID and class are fixed or compared);
+* only a live node whose hit for the check's bits takes the AVC's fast path is remembered; a
+  node's decision never changes in place, and a node leaving the cache (reclaim, replacement
+  by a permissive grant, flush on policy load, boolean commit or ``setenforce 1``) stops
+  being ``live``, so the memo then misses;
+* a hit bumps ``lookups`` as ``avc_has_perm`` does, once per check it stands for, and like an
+  AVC hit it writes no audit record; a policy-coverage observer turns every node's fast path
+  off (:meth:`lsm.selinux.avc.AccessVectorCache.set_fast_path`).
+
+Closures rather than methods: the slot, AVC and current-task holder are cell variables, which
+the interpreter reads faster than instance attributes on these hottest of paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lsm.selinux.hooks.ipc import IPC_MEMO_MSGRCV, IPC_MEMO_MSGSND
+from lsm.selinux.hooks.net import SOCK_MEMO_RECV, SOCK_MEMO_SEND
+
+if TYPE_CHECKING:
+    from lsm.selinux.module import SELinux
+
+
+def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
+    """The memo fast paths of ``sel``, by hook name (built once the module has its slot)."""
+    slot = sel.slot
+    security = sel.security
+    avc = sel.avc
+    full_file_permission = sel.file_permission
+    sock_rw = sel._sock_rw
+    full_ipc_permission = sel.ipc_permission
+    full_msgsnd = sel.msg_queue_msgsnd
+    full_msgrcv = sel.msg_queue_msgrcv
+
+    def file_permission(file: Any, mask: int) -> int:
+        fsec = file.security[slot]
+        node = fsec.memo.get(mask)
+        if (node is not None and node.live
+                and fsec.sid == security.current.cred.security[slot].sid):
+            avc.lookups += 1
+            return 0
+        return full_file_permission(file, mask)
+
+    def socket_sendmsg(sock: Any, msg: Any, size: int) -> int:
+        sk = sock.sk
+        sksec = sk.security[slot]
+        node = sksec.memo.get(SOCK_MEMO_SEND | security.current.cred.security[slot].sid)
+        if node is not None and node.live and node.tsid == sksec.sid:
+            avc.lookups += 1
+            return 0
+        return sock_rw(sk, SOCK_MEMO_SEND)
+
+    def socket_recvmsg(sock: Any, msg: Any, size: int, flags: int) -> int:
+        sk = sock.sk
+        sksec = sk.security[slot]
+        node = sksec.memo.get(SOCK_MEMO_RECV | security.current.cred.security[slot].sid)
+        if node is not None and node.live and node.tsid == sksec.sid:
+            avc.lookups += 1
+            return 0
+        return sock_rw(sk, SOCK_MEMO_RECV)
+
+    def ipc_permission(ipcp: Any, flag: int) -> int:
+        node = ipcp.security[slot].memo.get(
+            (flag & 0o666) << 32 | security.current.cred.security[slot].sid)
+        if node is not None and node.live:
+            avc.lookups += 1
+            return 0
+        return full_ipc_permission(ipcp, flag)
+
+    def msg_queue_msgsnd(perm: Any, msg: Any, msqflg: int) -> int:
+        hot = perm.security[slot].memo.get(
+            IPC_MEMO_MSGSND | security.current.cred.security[slot].sid)
+        if hot is not None:
+            msid, n1, n2, n3 = hot
+            blob = msg.security
+            # a new message is unlabelled: the memo holds the label the transition gives it
+            # (a retried send's message already carries it)
+            if blob[slot] != msid and blob[slot] != sel.unlabeled_sid:
+                return full_msgsnd(perm, msg, msqflg)
+            if n1.live and n2.live and n3.live:
+                blob[slot] = msid
+                avc.lookups += 3
+                return 0
+        return full_msgsnd(perm, msg, msqflg)
+
+    def msg_queue_msgrcv(perm: Any, msg: Any, target: Any, type: int, mode: int) -> int:
+        hot = perm.security[slot].memo.get(IPC_MEMO_MSGRCV | target.cred.security[slot].sid)
+        if hot is not None:
+            msid, n1, n2 = hot
+            if msg.security[slot] == msid and n1.live and n2.live:
+                avc.lookups += 2
+                return 0
+        return full_msgrcv(perm, msg, target, type, mode)
+
+    return {
+        "file_permission": file_permission,
+        "socket_sendmsg": socket_sendmsg,
+        "socket_recvmsg": socket_recvmsg,
+        "ipc_permission": ipc_permission,
+        "msg_queue_msgsnd": msg_queue_msgsnd,
+        "msg_queue_msgrcv": msg_queue_msgrcv,
+    }
