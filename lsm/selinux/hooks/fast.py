@@ -47,11 +47,15 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
     full_msgsnd = sel.msg_queue_msgsnd
     full_msgrcv = sel.msg_queue_msgrcv
 
+    # Memos are read with [] (a hit costs no method call); a KeyError is the rare first check.
+
     def file_permission(file: Any, mask: int) -> int:
         fsec = file.security[slot]
-        node = fsec.memo.get(mask)
-        if (node is not None and node.live
-                and fsec.sid == security.current.cred.security[slot].sid):
+        try:
+            node = fsec.memo[mask]
+        except KeyError:
+            return full_file_permission(file, mask)
+        if node.live and fsec.sid == security.current.cred.security[slot].sid:
             avc.lookups += 1
             return 0
         return full_file_permission(file, mask)
@@ -59,8 +63,11 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
     def socket_sendmsg(sock: Any, msg: Any, size: int) -> int:
         sk = sock.sk
         sksec = sk.security[slot]
-        node = sksec.memo.get(SOCK_MEMO_SEND | security.current.cred.security[slot].sid)
-        if node is not None and node.live and node.tsid == sksec.sid:
+        try:
+            node = sksec.memo[SOCK_MEMO_SEND | security.current.cred.security[slot].sid]
+        except KeyError:
+            return sock_rw(sk, SOCK_MEMO_SEND)
+        if node.live and node.tsid == sksec.sid:
             avc.lookups += 1
             return 0
         return sock_rw(sk, SOCK_MEMO_SEND)
@@ -68,43 +75,51 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
     def socket_recvmsg(sock: Any, msg: Any, size: int, flags: int) -> int:
         sk = sock.sk
         sksec = sk.security[slot]
-        node = sksec.memo.get(SOCK_MEMO_RECV | security.current.cred.security[slot].sid)
-        if node is not None and node.live and node.tsid == sksec.sid:
+        try:
+            node = sksec.memo[SOCK_MEMO_RECV | security.current.cred.security[slot].sid]
+        except KeyError:
+            return sock_rw(sk, SOCK_MEMO_RECV)
+        if node.live and node.tsid == sksec.sid:
             avc.lookups += 1
             return 0
         return sock_rw(sk, SOCK_MEMO_RECV)
 
     def ipc_permission(ipcp: Any, flag: int) -> int:
-        node = ipcp.security[slot].memo.get(
-            (flag & 0o666) << 32 | security.current.cred.security[slot].sid)
-        if node is not None and node.live:
+        try:
+            node = ipcp.security[slot].memo[
+                (flag & 0o666) << 32 | security.current.cred.security[slot].sid]
+        except KeyError:
+            return full_ipc_permission(ipcp, flag)
+        if node.live:
             avc.lookups += 1
             return 0
         return full_ipc_permission(ipcp, flag)
 
     def msg_queue_msgsnd(perm: Any, msg: Any, msqflg: int) -> int:
-        hot = perm.security[slot].memo.get(
-            IPC_MEMO_MSGSND | security.current.cred.security[slot].sid)
-        if hot is not None:
-            msid, n1, n2, n3 = hot
-            blob = msg.security
-            # a new message is unlabelled: the memo holds the label the transition gives it
-            # (a retried send's message already carries it)
-            if blob[slot] != msid and blob[slot] != sel.unlabeled_sid:
-                return full_msgsnd(perm, msg, msqflg)
-            if n1.live and n2.live and n3.live:
-                blob[slot] = msid
-                avc.lookups += 3
-                return 0
+        try:
+            msid, n1, n2, n3 = perm.security[slot].memo[
+                IPC_MEMO_MSGSND | security.current.cred.security[slot].sid]
+        except KeyError:
+            return full_msgsnd(perm, msg, msqflg)
+        blob = msg.security
+        # a new message is unlabelled: the memo holds the label the transition gives it (a
+        # retried send's message already carries it)
+        if ((blob[slot] == msid or blob[slot] == sel.unlabeled_sid)
+                and n1.live and n2.live and n3.live):
+            blob[slot] = msid
+            avc.lookups += 3
+            return 0
         return full_msgsnd(perm, msg, msqflg)
 
     def msg_queue_msgrcv(perm: Any, msg: Any, target: Any, type: int, mode: int) -> int:
-        hot = perm.security[slot].memo.get(IPC_MEMO_MSGRCV | target.cred.security[slot].sid)
-        if hot is not None:
-            msid, n1, n2 = hot
-            if msg.security[slot] == msid and n1.live and n2.live:
-                avc.lookups += 2
-                return 0
+        try:
+            msid, n1, n2 = perm.security[slot].memo[
+                IPC_MEMO_MSGRCV | target.cred.security[slot].sid]
+        except KeyError:
+            return full_msgrcv(perm, msg, target, type, mode)
+        if msg.security[slot] == msid and n1.live and n2.live:
+            avc.lookups += 2
+            return 0
         return full_msgrcv(perm, msg, target, type, mode)
 
     return {

@@ -92,9 +92,8 @@ class IpcHooks:
             return 0
         return self._ipc_has_perm(perm, *names)
 
-    def msg_msg_alloc_security(self: SELinux, msg: Any) -> int:
-        msg.security[self.slot] = self.unlabeled_sid  # a message's blob is its SID
-        return 0
+    # msg_msg_alloc_security: a message's blob is its SID, created as SECINITSID_UNLABELED
+    # by the blob constructor (SELinux.__init__), which is all Linux's hook does
 
     def msg_queue_msgsnd(self: SELinux, perm: Any, msg: Any, msqflg: int) -> int:
         """``selinux_msg_queue_msgsnd``: label the message on its first send
