@@ -60,29 +60,22 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
             return 0
         return full_file_permission(file, mask)
 
-    def socket_sendmsg(sock: Any, msg: Any, size: int) -> int:
-        sk = sock.sk
-        sksec = sk.security[slot]
-        try:
-            node = sksec.memo[SOCK_MEMO_SEND | security.current.cred.security[slot].sid]
-        except KeyError:
-            return sock_rw(sk, SOCK_MEMO_SEND)
-        if node.live and node.tsid == sksec.sid:
-            avc.lookups += 1
-            return 0
-        return sock_rw(sk, SOCK_MEMO_SEND)
+    def sock_memo_hook(op: int) -> Callable[..., int]:
+        """socket_sendmsg (op SOCK_MEMO_SEND) or socket_recvmsg (SOCK_MEMO_RECV)."""
 
-    def socket_recvmsg(sock: Any, msg: Any, size: int, flags: int) -> int:
-        sk = sock.sk
-        sksec = sk.security[slot]
-        try:
-            node = sksec.memo[SOCK_MEMO_RECV | security.current.cred.security[slot].sid]
-        except KeyError:
-            return sock_rw(sk, SOCK_MEMO_RECV)
-        if node.live and node.tsid == sksec.sid:
-            avc.lookups += 1
-            return 0
-        return sock_rw(sk, SOCK_MEMO_RECV)
+        def hook(sock: Any, msg: Any, size: int, flags: int = 0) -> int:
+            sk = sock.sk
+            sksec = sk.security[slot]
+            try:
+                node = sksec.memo[op | security.current.cred.security[slot].sid]
+            except KeyError:
+                return sock_rw(sk, op)
+            if node.live and node.tsid == sksec.sid:
+                avc.lookups += 1
+                return 0
+            return sock_rw(sk, op)
+
+        return hook
 
     def ipc_permission(ipcp: Any, flag: int) -> int:
         try:
@@ -124,8 +117,8 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
 
     return {
         "file_permission": file_permission,
-        "socket_sendmsg": socket_sendmsg,
-        "socket_recvmsg": socket_recvmsg,
+        "socket_sendmsg": sock_memo_hook(SOCK_MEMO_SEND),
+        "socket_recvmsg": sock_memo_hook(SOCK_MEMO_RECV),
         "ipc_permission": ipc_permission,
         "msg_queue_msgsnd": msg_queue_msgsnd,
         "msg_queue_msgrcv": msg_queue_msgrcv,
