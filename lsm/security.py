@@ -36,12 +36,19 @@ def _noop(*_args: Any) -> None:
     return None
 
 
+#: blob factories whose products are immutable values, so one instance can seed every blob
+_IMMUTABLE: frozenset[Any] = frozenset({int, float, str, bytes, bool, tuple, frozenset})
+
+
 def _blob_allocator(factories: tuple[Callable[[], Any] | None, ...]) -> Callable[[], list[Any]]:
     """The constructor of one kind's composite blob, specialised like the dispatchers (some
     objects, such as System V messages, get a blob on every send)."""
     used = [(i, f) for i, f in enumerate(factories) if f is not None]
     if not used:
         return list  # no module keeps state on this kind: an empty blob
+    if all(f in _IMMUTABLE for _, f in used):
+        # every module's state is a plain value (e.g. a message's SID): copy a template
+        return [f() if f is not None else None for f in factories].copy
     n = len(factories)
     if len(used) == 1:
         (index, factory), = used

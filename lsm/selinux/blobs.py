@@ -54,7 +54,7 @@ class FileSecurity:
     pseqno: int = -1  # policy seqno at open
     ad: Any = None  # audit data (path/dev/ino), built on first use and reused
     #: MAY_* mask -> AVC node of a read/write check granted to the opener
-    memo: dict[int, tuple[Any, ...]] = field(factory=dict)
+    memo: dict[int, Any] = field(factory=dict)
 
 
 @define(slots=True)
@@ -70,8 +70,14 @@ class IpcSecurity:
     sclass: int = 0
     sid: int = 0
     ad: Any = None  # IpcAudit(key), built once
-    #: granted per-operation checks, keyed by operation and subject SID (see ``hooks.ipc``)
-    memo: dict[int, tuple[Any, ...]] = field(factory=dict)
+    # granted checks by subject SID (see hooks.fast; memos are keyed by small ints only: an
+    # int past 2**30 would be allocated on every lookup):
+    #: ipcperms flag -> {SID -> AVC node}
+    memo_perm: dict[int, dict[int, Any]] = field(factory=dict)
+    #: sender SID -> (message label, msgq:write, msg:send, msgq:enqueue nodes)
+    memo_snd: dict[int, tuple[Any, ...]] = field(factory=dict)
+    #: receiver SID -> (message label, msgq:read, msg:receive nodes)
+    memo_rcv: dict[int, tuple[Any, ...]] = field(factory=dict)
 
 
 @define(slots=True)
@@ -80,5 +86,5 @@ class SockSecurity:
     peer_sid: int = 0
     sclass: int = 0
     ad: Any = None  # audit data for per-message checks, built once (addresses are fixed)
-    #: ``op | sid`` -> AVC node of a granted send/receive check
-    memo: dict[int, tuple[Any, ...]] = field(factory=dict)
+    #: [receive, send] -> {SID -> AVC node} of granted per-message checks
+    memo: tuple[dict[int, Any], dict[int, Any]] = field(factory=lambda: ({}, {}))

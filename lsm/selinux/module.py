@@ -55,7 +55,9 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         "file": FileSecurity,
         "superblock": SuperblockSecurity,
         "ipc": IpcSecurity,
-        "msg_msg": int,  # the message's SID itself (msg_security_struct holds nothing else)
+        # the message's SID itself (msg_security_struct holds nothing else); 0 until its first
+        # msgsnd labels it (see hooks.ipc)
+        "msg_msg": int,
         "sock": SockSecurity,
     }
 
@@ -82,9 +84,6 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         self.avc = AccessVectorCache(self.server, self.audit, enforcing=enforcing)
         self.avc_nodes = self.avc.nodes  # for the inlined hit test of the hottest hooks
         self._set_mapping()
-        # a message's blob is its SID, born unlabelled (selinux_msg_msg_alloc_security): one
-        # object and one hook call fewer on every msgsnd
-        self.blobs = {**SELinux.blobs, "msg_msg": lambda: self.unlabeled_sid}
 
     # -- boot --------------------------------------------------------------------------------
     def hook_table(self) -> dict[str, Any]:

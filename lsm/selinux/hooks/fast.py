@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lsm.selinux.hooks.ipc import IPC_MEMO_MSGRCV, IPC_MEMO_MSGSND
+from lsm.selinux.hooks.ipc import MSG_UNLABELED
 from lsm.selinux.hooks.net import SOCK_MEMO_RECV, SOCK_MEMO_SEND
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
             sk = sock.sk
             sksec = sk.security[slot]
             try:
-                node = sksec.memo[op | security.current.cred.security[slot].sid]
+                node = sksec.memo[op][security.current.cred.security[slot].sid]
             except KeyError:
                 return sock_rw(sk, op)
             if node.live and node.tsid == sksec.sid:
@@ -79,8 +79,7 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
 
     def ipc_permission(ipcp: Any, flag: int) -> int:
         try:
-            node = ipcp.security[slot].memo[
-                (flag & 0o666) << 32 | security.current.cred.security[slot].sid]
+            node = ipcp.security[slot].memo_perm[flag][security.current.cred.security[slot].sid]
         except KeyError:
             return full_ipc_permission(ipcp, flag)
         if node.live:
@@ -90,14 +89,14 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
 
     def msg_queue_msgsnd(perm: Any, msg: Any, msqflg: int) -> int:
         try:
-            msid, n1, n2, n3 = perm.security[slot].memo[
-                IPC_MEMO_MSGSND | security.current.cred.security[slot].sid]
+            msid, n1, n2, n3 = perm.security[slot].memo_snd[
+                security.current.cred.security[slot].sid]
         except KeyError:
             return full_msgsnd(perm, msg, msqflg)
         blob = msg.security
         # a new message is unlabelled: the memo holds the label the transition gives it (a
         # retried send's message already carries it)
-        if ((blob[slot] == msid or blob[slot] == sel.unlabeled_sid)
+        if ((blob[slot] == MSG_UNLABELED or blob[slot] == msid)
                 and n1.live and n2.live and n3.live):
             blob[slot] = msid
             avc.lookups += 3
@@ -106,8 +105,7 @@ def fast_hooks(sel: SELinux) -> dict[str, Callable[..., Any]]:
 
     def msg_queue_msgrcv(perm: Any, msg: Any, target: Any, type: int, mode: int) -> int:
         try:
-            msid, n1, n2 = perm.security[slot].memo[
-                IPC_MEMO_MSGRCV | target.cred.security[slot].sid]
+            msid, n1, n2 = perm.security[slot].memo_rcv[target.cred.security[slot].sid]
         except KeyError:
             return full_msgrcv(perm, msg, target, type, mode)
         if msg.security[slot] == msid and n1.live and n2.live:

@@ -22,9 +22,8 @@ SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
 SHM_RDONLY = 0o10000
 _KIND_CLASS = {"msg": "msgq", "sem": "sem", "shm": "shm"}
-#: operation tags of the per-object memo keys (``tag | sid``; SIDs stay below 2**32):
-#: ipc_permission uses ``(flag & 0o666) << 32``, which stays below these
-IPC_MEMO_MSGSND, IPC_MEMO_MSGRCV = 1 << 42, 1 << 43
+#: a message's SID until its first msgsnd (Linux: SECINITSID_UNLABELED)
+MSG_UNLABELED = 0
 
 
 class IpcHooks:
@@ -72,7 +71,7 @@ class IpcHooks:
         if not rc:
             node = self.memo_node(sid, isec.sid, *av)
             if node is not None:
-                isec.memo[(flag & 0o666) << 32 | sid] = node
+                isec.memo_perm.setdefault(flag, {})[sid] = node
         return rc
 
     # -- message queues ----------------------------------------------------------------------------
@@ -92,8 +91,10 @@ class IpcHooks:
             return 0
         return self._ipc_has_perm(perm, *names)
 
-    # msg_msg_alloc_security: a message's blob is its SID, created as SECINITSID_UNLABELED
-    # by the blob constructor (SELinux.__init__), which is all Linux's hook does
+    # msg_msg_alloc_security: Linux sets the new message's SID to SECINITSID_UNLABELED for
+    # msgsnd to replace.  Here a message's blob is its SID and is born 0, which stands for that
+    # "not labelled yet" (nothing reads a message's SID before its first msgsnd labels it): no
+    # object and no hook call per message.
 
     def msg_queue_msgsnd(self: SELinux, perm: Any, msg: Any, msqflg: int) -> int:
         """``selinux_msg_queue_msgsnd``: label the message on its first send
@@ -104,7 +105,7 @@ class IpcHooks:
         sid = self.current_sid()
         isec = perm.security[self.slot]
         msid = msg.security[self.slot]
-        labelled_now = msid == self.unlabeled_sid
+        labelled_now = msid == MSG_UNLABELED
         if labelled_now:
             try:
                 msid = self.transition_sid(sid, isec.sid, self.p_msg_class)
@@ -126,7 +127,7 @@ class IpcHooks:
             if node is None:
                 return 0
             memo.append(node)
-        isec.memo[IPC_MEMO_MSGSND | sid] = tuple(memo)
+        isec.memo_snd[sid] = tuple(memo)
         return 0
 
     def msg_queue_msgrcv(self: SELinux, perm: Any, msg: Any, target: Any, type: int,
@@ -148,7 +149,7 @@ class IpcHooks:
         n1 = self.memo_node(sid, isec.sid, *self.p_msgq_read)
         n2 = self.memo_node(sid, msid, *self.p_msg_receive)
         if n1 is not None and n2 is not None:
-            isec.memo[IPC_MEMO_MSGRCV | sid] = (msid, n1, n2)
+            isec.memo_rcv[sid] = (msid, n1, n2)
         return 0
 
     # -- shared memory ---------------------------------------------------------------------------

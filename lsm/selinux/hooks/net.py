@@ -22,8 +22,8 @@ IPPROTO_TCP, IPPROTO_UDP = 6, 17
 EPROTONOSUPPORT, ENOPROTOOPT = 93, 92
 EPHEMERAL_LOW, EPHEMERAL_HIGH = 32768, 60999
 PROT_SOCK = 1024
-#: operation tags of the per-socket memo keys (``tag | sid``; SIDs stay below 2**32)
-SOCK_MEMO_RECV, SOCK_MEMO_SEND = 1 << 32, 2 << 32
+#: the per-message socket checks, as indexes of ``SockSecurity.memo``
+SOCK_MEMO_RECV, SOCK_MEMO_SEND = 0, 1
 
 
 def socket_type_to_class(family: int, type_: int, protocol: int) -> str:
@@ -173,7 +173,7 @@ class NetHooks:
         if not rc:
             node = self.memo_node(sid, sksec.sid, tclass, bits)
             if node is not None:
-                sksec.memo[op | sid] = node
+                sksec.memo[op][sid] = node
         return rc
 
     def socket_sendmsg(self: SELinux, sock: Any, msg: Any, size: int) -> int:
