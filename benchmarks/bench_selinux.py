@@ -26,7 +26,7 @@ from lsm.module import LsmModule
 from lsm.selinux import BASE_CONF, SELinux, load_policy
 
 ROUNDS = 2000
-REPEATS = 9
+REPEATS = 15
 TARGET = 1.10
 CTX = "system_u:system_r:bench_t:s0"
 TE = """

@@ -93,8 +93,9 @@ def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable
         flow = kernel.flow
         if flow is not None:
             flow.syscall_exit(task, name, args, result, err)
-        if audit is not None and task.audit_pending:  # the syscall logged: SYSCALL record
+        if task.audit_pending:  # set only by the audit sink: the syscall logged a record
             task.audit_pending = False
+            assert audit is not None
             audit.syscall_exit(task, name, args, -err if err else result)
         env = kernel.env
         yield Timeout(env, kernel.costs.get(name, kernel.default_cost))
