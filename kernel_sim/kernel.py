@@ -251,7 +251,8 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
                      exe: str = "") -> Process:
         pid = self._alloc_pid()
         proc = Process(pid, comm, parent, FdTable(self), AddressSpace(), WaitQueue(self.env),
-                       WaitQueue(self.env), pgid=pid, sid=pid, cwd=self.root, exe=exe)
+                       WaitQueue(self.env), pgid=pid, sid=pid, cwd=self.root, exe=exe,
+                       cmdline=(exe,) if exe else ())
         task = Task(self, pid, proc, cred, comm)
         proc.threads.append(task)
         proc.task0 = task

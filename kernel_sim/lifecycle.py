@@ -65,7 +65,7 @@ class LifecycleMixin:
             return child.tid
         proc = Process(0, parent.comm, parent, parent.files, parent.mm, WaitQueue(self.env),
                        WaitQueue(self.env), pgid=parent.pgid, sid=parent.sid, cwd=parent.cwd,
-                       umask=parent.umask, exe=parent.exe)
+                       umask=parent.umask, exe=parent.exe, cmdline=parent.cmdline)
         child = TaskCls(self, 0, proc, cred, task.comm)
         rc = self.security.task_alloc(child, 0)
         if rc:
@@ -149,6 +149,7 @@ class LifecycleMixin:
         name = self.basename(path)
         proc.comm = task.comm = name
         proc.exe = path
+        proc.cmdline = tuple(str(a) for a in argv)
         # begin_new_exec recomputes dumpability: a plain exec makes the process dumpable again
         new = bprm.cred
         proc.dumpable = not (changed or bprm.secureexec or new.euid != new.uid

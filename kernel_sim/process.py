@@ -159,6 +159,8 @@ class Process:
     cwd: Any = None
     umask: int = 0o022
     exe: str = ""
+    #: argv of the running program (what /proc/PID/cmdline shows; the audit PROCTITLE)
+    cmdline: tuple[str, ...] = ()
     #: wait status once the process is a zombie; None while alive
     exit_status: int | None = None
     group_exit: int | None = None  # set when exit_group/fatal signal is under way

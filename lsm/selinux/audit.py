@@ -40,6 +40,10 @@ __all__ = [
 
 # record numbers, include/uapi/linux/audit.h
 AUDIT_SYSCALL = 1300
+AUDIT_IPC = 1303
+AUDIT_SOCKADDR = 1306
+AUDIT_OBJ_PID = 1318
+AUDIT_PROCTITLE = 1327
 AUDIT_AVC = 1400
 AUDIT_SELINUX_ERR = 1401
 AUDIT_MAC_POLICY_LOAD = 1403
@@ -48,6 +52,10 @@ AUDIT_MAC_CONFIG_CHANGE = 1405
 
 RECORD_NAMES: dict[int, str] = {
     AUDIT_SYSCALL: "SYSCALL",
+    AUDIT_IPC: "IPC",
+    AUDIT_SOCKADDR: "SOCKADDR",
+    AUDIT_OBJ_PID: "OBJ_PID",
+    AUDIT_PROCTITLE: "PROCTITLE",
     AUDIT_AVC: "AVC",
     AUDIT_SELINUX_ERR: "SELINUX_ERR",
     AUDIT_MAC_POLICY_LOAD: "MAC_POLICY_LOAD",
@@ -275,12 +283,14 @@ class AuditLog:
         args: Sequence[object] | Callable[[], Sequence[object]] = (),
         task_info: AuditTaskInfo | Callable[[], AuditTaskInfo] | None = None,
         ctx: AuditContext | None = None,
+        aux: Callable[[], Sequence[tuple[int, str]]] | None = None,
     ) -> AuditRecord | None:
         """``__audit_syscall_exit``: emit SYSCALL only if the syscall logged a record.
 
         ``result`` is the return value or ``-errno``.  ``args`` and ``task_info`` may be callables
         so nothing is built for the (usual) syscall that logged nothing.  Without ``task_info``
-        the SYSCALL record uses the pid/comm given at entry and zero ids.
+        the SYSCALL record uses the pid/comm given at entry and zero ids.  ``aux`` returns the
+        auxiliary records (type, body) that follow SYSCALL with the same stamp and serial.
         """
         if ctx is None:
             ctx = self.current
@@ -296,7 +306,11 @@ class AuditLog:
         if task_info is None:
             task_info = AuditTaskInfo(pid=ctx.pid, ppid=0, comm=ctx.comm)
         body = self.format_syscall(name, result, args, task_info)
-        return self._emit(AUDIT_SYSCALL, ctx.stamp, ctx.serial, body)
+        rec = self._emit(AUDIT_SYSCALL, ctx.stamp, ctx.serial, body)
+        if aux is not None:
+            for rtype, aux_body in aux():
+                self._emit(rtype, ctx.stamp, ctx.serial, aux_body)
+        return rec
 
     @staticmethod
     def format_syscall(

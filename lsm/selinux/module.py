@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lsm.module import LsmModule
 from lsm.selinux import classmap
 from lsm.selinux.audit import AuditContext, AuditLog, AuditTaskInfo
+from lsm.selinux.audit_aux import aux_records
 from lsm.selinux.audit_fields import AuditData
 from lsm.selinux.avc import AccessVectorCache, ClassInfo
 from lsm.selinux.blobs import (
@@ -264,7 +265,8 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
             return
         rc = result if isinstance(result, int) and not isinstance(result, bool) else 0
         self.audit.end_syscall(name, rc, lambda: _int_args(args),
-                               lambda: self._task_info(task), ctx=ctx)
+                               lambda: self._task_info(task), ctx=ctx,
+                               aux=lambda: aux_records(self, task, name, args))
 
     def _task_info(self, task: Any) -> AuditTaskInfo:
         cred = task.cred
