@@ -118,7 +118,8 @@ def _pipe_err(task: Task, sent: int, flags: int, sigpipe: bool) -> int:
 
 
 def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> Any:
-    """``unix_stream_read_generic``: merge skbs from one writer; stop after passed fds."""
+    """``unix_stream_read_generic``: merge skbs (from one writer only under SO_PASSCRED, so
+    each credential message covers its data); stop after passed fds."""
     k = task.kernel
     sk = sock.sk
     assert sk is not None
@@ -159,13 +160,16 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
     fcred = None
     fds: list[int] = []
     mflags = 0
+    boundary = False
     while True:
         idx = 0
         got_fds = False
         while copied < n and idx < len(q):
             skb = q[idx]
-            if writer is not None and (skb.writer is not writer or skb.cred != fcred):
-                break  # never glue messages from different writers (or credentials)
+            if (writer is not None and sk.passcred
+                    and (skb.writer is not writer or skb.cred != fcred)):
+                boundary = True  # never glue messages from different writers (or credentials)
+                break
             if writer is None:
                 writer = skb.writer
                 addr = skb.addr
@@ -195,7 +199,7 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
                     skb_free(k, skb)
             if got_fds:
                 break
-        if copied >= target or got_fds or n == 0:
+        if copied >= target or got_fds or boundary or n == 0:
             break
         err = sock_error(sk)
         if err:

@@ -1035,3 +1035,32 @@ def test_blocking_recv_restarts_with_sa_restart_and_fails_eintr_without() -> Non
         check_ok(k, pid)
     assert out[True] == ("ok", b"late") and out[False] == ("err", c.EINTR)
     assert out["handled"] == 2
+
+
+def test_stream_recv_glues_writers_unless_passcred() -> None:
+    """Linux merges the data of different writers into one stream read; only under
+    SO_PASSCRED does a read stop at a writer boundary (each read then carries one writer's
+    credentials).  MSG_WAITALL returns at that boundary instead of waiting forever."""
+    out: dict[str, Any] = {}
+
+    def writer(p: Any, fd: int) -> Gen:
+        yield from p.send(fd, b"cd")
+
+    def reader(p: Any, passcred: int = 0) -> Gen:
+        a, b = yield from p.socketpair(U, S)
+        if passcred:
+            yield from p.setsockopt(b, c.SOL_SOCKET, c.SO_PASSCRED, 1)
+        yield from p.send(a, b"ab")
+        yield from p.fork(writer, a)
+        yield from p.nanosleep(0.01)
+        out[passcred] = [(yield from p.recv(b, 4, c.MSG_WAITALL))]
+        if passcred:
+            out[passcred].append((yield from p.recv(b, 4, c.MSG_DONTWAIT)))
+
+    def passcred_reader(p: Any) -> Gen:
+        yield from reader(p, 1)
+
+    k, pids = spawn_run((reader, {}), (passcred_reader, {}))
+    for pid in pids:
+        check_ok(k, pid)
+    assert out == {0: [b"abcd"], 1: [b"ab", b"cd"]}
