@@ -69,7 +69,6 @@ from kernel_sim.net.unix_msg import (
     stream_sendmsg,
 )
 from kernel_sim.net.unix_scm import (
-    default_creds,
     put_files,
     scm_check_creds,
     scm_destroy,
@@ -369,7 +368,6 @@ __all__ = [
     "UNIX_AUTOBIND_SPACE",
     "UNIX_PATH_MAX",
     "UnixNet",
-    "default_creds",
     "dgram_recvmsg",
     "dgram_sendmsg",
     "put_files",

@@ -47,7 +47,9 @@ def unix_net(k: Kernel) -> UnixNet:
 def unix_mkname(addr: Any) -> str:
     """Validate a ``sockaddr_un`` as Python passes it: ``""`` means family-only (autobind)."""
     if isinstance(addr, bytes | bytearray):
-        addr = bytes(addr).decode("latin-1")
+        # the same decoding as str names are encoded with, so b"..." and "..." name one socket
+        # and the length check below measures the caller's bytes
+        addr = bytes(addr).decode("utf-8", "surrogateescape")
     if not isinstance(addr, str):
         raise SyscallError(c.EINVAL)
     if len(addr.encode("utf-8", "surrogateescape")) > UNIX_PATH_MAX:

@@ -48,12 +48,9 @@ def scm_check_creds(task: Task, creds: Any) -> tuple[int, int, int]:
     raise SyscallError(c.EPERM)
 
 
-def default_creds(task: Task) -> tuple[int, int, int]:
-    """``scm_set_cred(current)``: the tgid and the **real** uid/gid."""
-    return (task.pid, task.cred.uid, task.cred.gid)
-
-
 def skb_creds(skb: Skb) -> tuple[int, int, int] | None:
+    """The SCM_CREDENTIALS a message carries: the sender's explicit ones, else
+    ``scm_set_cred(current)`` at send time (the tgid and the *real* uid/gid)."""
     if skb.cred is not None:
         return skb.cred
     writer = skb.writer
