@@ -1064,3 +1064,21 @@ def test_stream_recv_glues_writers_unless_passcred() -> None:
     for pid in pids:
         check_ok(k, pid)
     assert out == {0: [b"abcd"], 1: [b"ab", b"cd"]}
+
+
+def test_bytes_and_str_addresses_name_the_same_socket() -> None:
+    out: dict[str, Any] = {}
+
+    def prog(p: Any) -> Gen:
+        srv = yield from p.socket(U, S)
+        yield from p.bind(srv, "\0caf\u00e9")
+        yield from p.listen(srv, 1)
+        cli = yield from p.socket(U, S)
+        out["connect"] = yield from err(p.connect(cli, "\0caf\u00e9".encode()))
+        big = yield from p.socket(U, S)
+        # 108 bytes (UNIX_PATH_MAX), four of them in two 2-byte UTF-8 characters
+        out["max"] = yield from err(p.bind(big, b"\0" + b"x" * 103 + "\u00e9\u00e9".encode()))
+
+    k, pids = spawn_run((prog, {}))
+    check_ok(k, pids[0])
+    assert out == {"connect": 0, "max": 0}
