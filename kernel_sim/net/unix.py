@@ -39,6 +39,7 @@ from kernel_sim.net.socket import (
     SHUTDOWN_MASK,
     SOMAXCONN,
     SS_CONNECTED,
+    SS_UNCONNECTED,
     TCP_CLOSE,
     TCP_ESTABLISHED,
     TCP_LISTEN,
@@ -328,9 +329,12 @@ class UnixDgramOps(UnixStreamOps):
         sk = sock.sk
         assert sk is not None
         if addr is None or addr == c.AF_UNSPEC:
+            old = sk.peer
             sk.peer = None
             sk.state = TCP_CLOSE
-            sock.state = 1
+            sock.state = SS_UNCONNECTED
+            if old is not None:  # writers blocked on the old peer's full queue retry
+                old.peer_wait.wake_all()
             return 0
         name = unix_connect_name(addr)
         if sk.passcred and sk.addr is None:

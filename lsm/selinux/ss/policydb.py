@@ -26,8 +26,9 @@ Conventions (the same as the binary format and the kernel):
   decides which branch is enabled (booleans are runtime state, not part of this read-only model).
 
 A :class:`PolicyDB` is built once (by a producer) and then treated as read-only.  Producers fill
-the fields and call :meth:`PolicyDB.index` once, which builds the name lookups and derived
-tables and checks internal consistency.
+the fields and call :meth:`PolicyDB.index` once, which builds the derived tables (merged
+permission maps, the role transition map, ...); the name lookups are kept by :class:`SymTab`
+as entries are added.
 
 Layout: this module holds the container (:class:`SymTab`, :class:`PolicyDB` with its lookups and
 derived indexes); the numeric constants live in :mod:`.policydb_consts`, the record types in

@@ -21,10 +21,9 @@ from lsm.selinux.policy.errors import InvalidContext, InvalidSymbol
 from lsm.selinux.ss.conditional import CondIndex
 from lsm.selinux.ss.context import context_invalid_reason, format_context, parse_context
 from lsm.selinux.ss.policydb import ClassDatum, Context, PolicyDB
-from lsm.selinux.ss.sidtab import SidTab
+from lsm.selinux.ss.sidtab import SECINITSID_UNLABELED, SidTab
 
-#: initial SIDs used as fallbacks (``flask.h``)
-SECINITSID_UNLABELED = 3
+#: initial SIDs used as fallbacks (``flask.h``; SECINITSID_UNLABELED lives with the SID table)
 SECINITSID_FILE = 5
 SECINITSID_PORT = 9
 SECINITSID_NETIF = 10
