@@ -197,10 +197,17 @@ class Scenario:
     def run(self, seed: int = 0, trace: bool = False,
             options: dict[str, Any] | None = None) -> RunResult:
         """Run on a fresh kernel.  ``options``: ``variant``, ``mode``, ``policy`` (files
-        replacing the scenario's policy)."""
+        replacing the scenario's policy; without a mode or variant they are enforced)."""
         options = options or {}
-        v = self.resolve(options.get("variant"), options.get("mode"))
-        k = Kernel(lsms=self.modules(v.mode, options.get("policy") or (), v.policy),
+        policy_files = options.get("policy") or ()
+        mode = options.get("mode")
+        if policy_files and mode is None and not options.get("variant"):
+            mode = "enforcing"  # a policy handed to a run is meant to apply
+        v = self.resolve(options.get("variant"), mode)
+        if policy_files and v.mode in ("dac", "disabled"):
+            raise ValueError(f"a policy was given but the run is in {v.mode} mode, where no "
+                             "policy applies: use --mode enforcing or --mode permissive")
+        k = Kernel(lsms=self.modules(v.mode, policy_files, v.policy),
                    seed=seed, trace=trace or self.needs_trace)
         k.flow = FlowTracker(k)
         ctx = Context(k, v.mode, variant=v.name)

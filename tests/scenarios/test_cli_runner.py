@@ -171,3 +171,15 @@ def test_unreadable_policy_is_a_clear_error_not_a_traceback(
     err = capsys.readouterr().err
     assert rc == 2
     assert "cannot read policy /nonexistent/policy.te" in err and "Traceback" not in err
+
+
+def test_a_policy_without_a_mode_is_enforced_and_dac_with_a_policy_is_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(BASE_CONF), str(POL / "common.te"), str(POL / "db.te")]
+    flags = [x for f in files for x in ("--policy", f)]
+    assert main(["run", "shm-credential-theft", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "[hardened: enforcing]" in out and "avc:  denied  { associate }" in out
+    assert main(["run", "shm-credential-theft", "--variant", "vulnerable", *flags]) == 2
+    err = capsys.readouterr().err
+    assert "no policy applies: use --mode enforcing" in err and "Traceback" not in err
