@@ -27,6 +27,9 @@ from kernel_sim.waitq import WaitQueue
 from lsm.module import LsmModule
 from lsm.security import Security
 
+#: the virtio block major a VM's disk usually gets (it is assigned dynamically on Linux)
+VIRTIO_BLK_MAJOR = 252
+
 BOOT_DIRS: tuple[tuple[str, int], ...] = (
     ("/etc", 0o755), ("/home", 0o755), ("/run", 0o755), ("/usr", 0o755), ("/usr/bin", 0o755),
     ("/usr/sbin", 0o755), ("/var", 0o755), ("/var/run", 0o755), ("/tmp", 0o1777),
@@ -84,6 +87,7 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
         self.exit_handlers: list[Callable[[Process], None]] = []
         self.subsystems: dict[str, Any] = {}
         self._next_pid = 1
+        self._anon_minor = 0x1F  # anonymous devices of the boot-time mounts come first on Linux
         self._boot_fs()
         self.init = self._boot_init()
         for module in self.security.modules:
@@ -94,6 +98,11 @@ class Kernel(LifecycleMixin, SignalMixin, PtraceMixin):
     # ------------------------------------------------------------------ boot
     def new_sb(self, fstype: str, dev: str | None = None) -> SuperBlock:
         sb = SuperBlock(fstype, dev or fstype)
+        if dev is not None and dev.startswith("vd") and dev[3:].isdigit():
+            sb.devno = (VIRTIO_BLK_MAJOR, int(dev[3:]))  # vda1 -> 252:1, as a typical VM has
+        else:  # get_anon_bdev: major 0, minors handed out in mount order
+            self._anon_minor += 1
+            sb.devno = (0, self._anon_minor)
         sb.security = self.security.alloc_blob("superblock")
         self.security.sb_alloc_security(sb)
         return sb

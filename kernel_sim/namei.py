@@ -16,6 +16,39 @@ MAX_NAME = 255
 MAX_PATH = 4096
 
 
+def audit_name(task: Task, path: str, inode: Inode | None, nametype: str,
+               dentry: Dentry | None = None) -> None:
+    """``audit_inode``/``audit_inode_child``: note a name this syscall resolved (NORMAL),
+    the directory of a name it creates or removes (PARENT), or that name (CREATE, DELETE),
+    for the PATH records of a syscall the audit subsystem logs.  Kept only while one runs;
+    the list is tagged with the syscall's entry stamp, so a new syscall starts a new one."""
+    if task.kernel.audit is None:
+        return
+    names = task.audit_names
+    if names is None or names[0] != task.sc_entry:
+        names = task.audit_names = [task.sc_entry]
+    names.append((path, inode, nametype, dentry))
+
+
+def _audit_resolved(task: Task, inode: Inode, nametype: str) -> None:
+    """The walk of the name noted last (``getname``: UNKNOWN until resolved) reached
+    ``inode``: NORMAL for the object, PARENT for the directory of a name to create/remove."""
+    names = task.audit_names
+    if names is not None and names[0] == task.sc_entry and len(names) > 1:
+        path, _inode, noted, _dentry = names[-1]
+        if noted == "UNKNOWN":
+            names[-1] = (path, inode, nametype, None)
+
+
+def _parent_path(task: Task) -> str | None:
+    """The full name whose PARENT was the last one noted in this syscall, if any."""
+    names = task.audit_names
+    if names is None or names[0] != task.sc_entry or len(names) < 2:
+        return None
+    path, _inode, nametype, _dentry = names[-1]
+    return path if nametype == "PARENT" else None
+
+
 def generic_permission(task: Task, inode: Inode, mask: int) -> int:
     """Mode bits, then CAP_DAC_READ_SEARCH / CAP_DAC_OVERRIDE as Linux orders them."""
     cred = task.cred
@@ -84,16 +117,19 @@ def _step(task: Task, node: Inode, name: str) -> Inode:
 def lookup(task: Task, path: str) -> Inode:
     """Resolve ``path`` to an inode, checking search permission on every directory."""
     node = _start(task, path)
+    audit_name(task, path, None, "UNKNOWN")
     for name in split_path(path):
         node = _step(task, node, name)
     if path.endswith("/") and not node.is_dir():
         raise SyscallError(c.ENOTDIR)
+    _audit_resolved(task, node, "NORMAL")
     return node
 
 
 def lookup_parent(task: Task, path: str) -> Dentry:
     """Resolve all but the last component; the result's ``inode`` is None if it is absent."""
     node = _start(task, path)
+    audit_name(task, path, None, "UNKNOWN")
     parts = split_path(path)
     if not parts:
         raise SyscallError(c.EEXIST)  # "/" itself
@@ -101,6 +137,7 @@ def lookup_parent(task: Task, path: str) -> Dentry:
         node = _step(task, node, name)
     if not node.is_dir():
         raise SyscallError(c.ENOTDIR)
+    _audit_resolved(task, node, "PARENT")
     # link_path_walk's may_lookup: search permission on the directory holding the last name
     check(inode_permission(task, node, c.MAY_EXEC))
     last = parts[-1]
@@ -116,6 +153,7 @@ def may_create(task: Task, dentry: Dentry) -> None:
     """Write and search permission on the parent (``may_create``)."""
     if dentry.inode is not None:
         raise SyscallError(c.EEXIST)
+    audit_name(task, _parent_path(task) or dentry.name, None, "CREATE", dentry)
     check(inode_permission(task, dentry.parent, c.MAY_WRITE | c.MAY_EXEC))
 
 
@@ -124,6 +162,7 @@ def may_delete(task: Task, dentry: Dentry) -> None:
     victim = dentry.inode
     if victim is None:
         raise SyscallError(c.ENOENT)
+    audit_name(task, _parent_path(task) or dentry.name, victim, "DELETE", dentry)
     parent = dentry.parent
     check(inode_permission(task, parent, c.MAY_WRITE | c.MAY_EXEC))
     fsuid = task.cred.fsuid

@@ -47,9 +47,9 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
            ThreadSyscalls):
     """A schedulable thread.  ``p.pid`` is the thread group id, ``p.tid`` its own id."""
 
-    __slots__ = ("audit_pending", "blocked", "comm", "cred", "in_syscall", "kernel", "killed",
-                 "pending", "process", "sc_entry", "security", "sim", "sleeping",
-                 "tid")
+    __slots__ = ("audit_names", "audit_pending", "blocked", "comm", "cred", "in_syscall",
+                 "kernel", "killed", "pending", "process", "sc_entry", "security", "sim",
+                 "sleeping", "tid")
 
     def __init__(self, kernel: Kernel, tid: int, process: Process, cred: Cred, comm: str):
         self.kernel = kernel
@@ -67,6 +67,8 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
         #: the current syscall's number (generation) and entry time, and whether it logged
         self.sc_entry = 0.0
         self.audit_pending = False
+        #: names the running syscall resolved, for audit PATH records (see namei.audit_name)
+        self.audit_names: list[Any] | None = None
         self.sim: simpy.Process | None = None
 
     # -- identity ------------------------------------------------------------------------------

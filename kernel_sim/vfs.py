@@ -29,6 +29,8 @@ class SuperBlock:
     fstype: str
     dev: str
     security: list[Any] = field(factory=list)
+    #: (major, minor): a block device's for a disk, an anonymous one (major 0) otherwise
+    devno: tuple[int, int] = (0, 0)
     _inos: Any = field(factory=lambda: itertools.count(2))
 
     def next_ino(self) -> int:

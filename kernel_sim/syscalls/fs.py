@@ -104,9 +104,11 @@ class FileSyscalls:
                     inode = k.create_inode(self, dentry, fmode)
                     inode.data = bytearray()
                     created = True
-                elif flags & c.O_EXCL:
+                else:  # do_open's audit_inode: the existing file
+                    namei.audit_name(self, path, inode, "NORMAL")
+                if not created and flags & c.O_EXCL:
                     raise SyscallError(c.EEXIST)
-                elif inode.is_dir():
+                if not created and inode.is_dir():
                     raise SyscallError(c.EISDIR)
             else:
                 inode = namei.lookup(self, path)

@@ -40,8 +40,10 @@ __all__ = [
 
 # record numbers, include/uapi/linux/audit.h
 AUDIT_SYSCALL = 1300
+AUDIT_PATH = 1302
 AUDIT_IPC = 1303
 AUDIT_SOCKADDR = 1306
+AUDIT_CWD = 1307
 AUDIT_OBJ_PID = 1318
 AUDIT_PROCTITLE = 1327
 AUDIT_AVC = 1400
@@ -52,8 +54,10 @@ AUDIT_MAC_CONFIG_CHANGE = 1405
 
 RECORD_NAMES: dict[int, str] = {
     AUDIT_SYSCALL: "SYSCALL",
+    AUDIT_PATH: "PATH",
     AUDIT_IPC: "IPC",
     AUDIT_SOCKADDR: "SOCKADDR",
+    AUDIT_CWD: "CWD",
     AUDIT_OBJ_PID: "OBJ_PID",
     AUDIT_PROCTITLE: "PROCTITLE",
     AUDIT_AVC: "AVC",
@@ -305,24 +309,26 @@ class AuditLog:
             task_info = task_info()
         if task_info is None:
             task_info = AuditTaskInfo(pid=ctx.pid, ppid=0, comm=ctx.comm)
-        body = self.format_syscall(name, result, args, task_info)
+        records = aux() if aux is not None else ()
+        items = sum(1 for rtype, _ in records if rtype == AUDIT_PATH)
+        body = self.format_syscall(name, result, args, task_info, items)
         rec = self._emit(AUDIT_SYSCALL, ctx.stamp, ctx.serial, body)
-        if aux is not None:
-            for rtype, aux_body in aux():
-                self._emit(rtype, ctx.stamp, ctx.serial, aux_body)
+        for rtype, aux_body in records:
+            self._emit(rtype, ctx.stamp, ctx.serial, aux_body)
         return rec
 
     @staticmethod
     def format_syscall(
-        name: str | int, result: int, args: Sequence[object], t: AuditTaskInfo
+        name: str | int, result: int, args: Sequence[object], t: AuditTaskInfo, items: int = 0
     ) -> str:
-        """The SYSCALL body as ``audit_log_exit`` + ``audit_log_task_info`` print it."""
+        """The SYSCALL body as ``audit_log_exit`` + ``audit_log_task_info`` print it
+        (``items``: how many PATH records follow)."""
         a = [_arg_hex(args[i] if i < len(args) else 0, i) for i in range(4)]
         euid, egid = _id(t.euid, t.uid), _id(t.egid, t.gid)
         return (
             f"arch={AUDIT_ARCH_X86_64:x} syscall={syscall_nr(name)}"
             f" success={'yes' if result >= 0 else 'no'} exit={result}"
-            f" a0={a[0]} a1={a[1]} a2={a[2]} a3={a[3]} items=0"
+            f" a0={a[0]} a1={a[1]} a2={a[2]} a3={a[3]} items={items}"
             f" ppid={t.ppid} pid={t.pid} auid={t.auid} uid={t.uid} gid={t.gid}"
             f" euid={euid} suid={_id(t.suid, euid)} fsuid={_id(t.fsuid, euid)}"
             f" egid={egid} sgid={_id(t.sgid, egid)} fsgid={_id(t.fsgid, egid)}"

@@ -1,14 +1,16 @@
-"""Auxiliary records of an audited system call: IPC, SOCKADDR, OBJ_PID and PROCTITLE.
+"""Auxiliary records of an audited system call: IPC, SOCKADDR, OBJ_PID, CWD, PATH, PROCTITLE.
 
 Linux collects them during the syscall (``audit_ipc_obj`` in ipcperms, ``audit_sockaddr`` when
-an address is copied in, ``audit_signal_info`` on kill, the process's cmdline) and
-``audit_log_exit`` prints them after the SYSCALL record, in that order, only for a syscall that
-is logged.  The simulator derives them at the exit of such a syscall from its name and
-arguments, so nothing is recorded on the hot path of the (usual) syscall that logs nothing.
+an address is copied in, ``audit_signal_info`` on kill, ``audit_inode`` for the names path
+lookup resolves, the process's cmdline) and ``audit_log_exit`` prints them after the SYSCALL
+record, in that order, only for a syscall that is logged.  The path walk notes its names on
+the task (``kernel_sim.namei.audit_name``); the rest is derived at the exit of a logged
+syscall from its name and arguments, so nothing is built for the (usual) syscall that logs
+nothing.
 
 Deliberate differences: an IPC object removed by the syscall itself (IPC_RMID) has no IPC
 record (Linux recorded it before the removal); a kill of a process group records no target;
-PATH and CWD records (name lookups) are not produced, so ``items=0``.
+an exec has no second PATH for an ELF interpreter (programs have none here).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel_sim.errors import SyscallError
-from lsm.selinux.audit import AUDIT_IPC, AUDIT_OBJ_PID, AUDIT_PROCTITLE, AUDIT_SOCKADDR
+from lsm.selinux.audit import (
+    AUDIT_CWD,
+    AUDIT_IPC,
+    AUDIT_OBJ_PID,
+    AUDIT_PATH,
+    AUDIT_PROCTITLE,
+    AUDIT_SOCKADDR,
+)
 from lsm.selinux.audit_fields import hex_encode, untrusted
 
 if TYPE_CHECKING:
@@ -35,12 +44,15 @@ _IPC_SYSCALLS: dict[str, tuple[str, bool]] = {
     "semtimedop": ("sem", False), "semctl": ("sem", False), "shmget": ("shm", True),
     "shmat": ("shm", False), "shmctl": ("shm", False),
 }
+_CAPS = " cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0"  # no file capabilities here
 #: syscall -> index of the address argument (sendto also takes Python's 4-argument form)
 _SOCKADDR_SYSCALLS = {"bind": 1, "connect": 1, "sendto": 2, "sendmsg": 4}
 
 
-def aux_records(sel: SELinux, task: Any, name: str, args: tuple[Any, ...]) -> list[tuple[int, str]]:
-    """The auxiliary records of ``task``'s logged syscall ``name(*args)``, in Linux's order."""
+def aux_records(sel: SELinux, task: Any, name: str, args: tuple[Any, ...],
+                entry_time: float = 0.0) -> list[tuple[int, str]]:
+    """The auxiliary records of ``task``'s logged syscall ``name(*args)``, in Linux's order
+    (``entry_time``: the syscall's entry stamp, which tags the names it noted)."""
     out: list[tuple[int, str]] = []
     ipc = _IPC_SYSCALLS.get(name)
     if ipc is not None:
@@ -55,6 +67,7 @@ def aux_records(sel: SELinux, task: Any, name: str, args: tuple[Any, ...]) -> li
         body = _obj_pid_record(sel, task, name, args)
         if body is not None:
             out.append((AUDIT_OBJ_PID, body))
+    out.extend(_path_records(sel, task, entry_time))
     out.append((AUDIT_PROCTITLE, proctitle(task.process.cmdline, task.comm)))
     return out
 
@@ -113,6 +126,37 @@ def _obj_pid_record(sel: SELinux, task: Any, name: str, args: tuple[Any, ...]) -
     body = (f"opid={target.process.pid} oauid=-1 ouid={cred.uid} oses=-1"
             f" obj={sel.context(sel.cred_sid(cred))} ocomm=")
     return body + untrusted(target.comm)
+
+
+def _path_records(sel: SELinux, task: Any, entry_time: float) -> list[tuple[int, str]]:
+    """CWD, then a PATH per name the syscall noted (``audit_log_name``), if it noted any:
+    a name resolved to an object is NORMAL; creating or removing one notes the PARENT
+    directory (printed as the name's directory part), then the name as CREATE or DELETE."""
+    names = task.audit_names
+    if names is None or names[0] != entry_time or len(names) < 2:
+        return []
+    cwd = task.process.cwd
+    cwd_path = cwd.path() if cwd is not None else "/"
+    out = [(AUDIT_CWD, "cwd=" + untrusted(cwd_path))]
+    for i, (path, noted, nametype, dentry) in enumerate(names[1:]):
+        if nametype == "PARENT":
+            head = path[:path.rstrip("/").rfind("/") + 1]  # the directory part, with its "/"
+            name = untrusted(head) if head else untrusted(cwd_path)
+        else:
+            name = untrusted(path)
+        inode = noted
+        if inode is None and dentry is not None and dentry.parent.children is not None:
+            inode = dentry.parent.children.get(dentry.name)  # created by this syscall
+        body = f"item={i} name={name}"
+        if inode is not None:
+            major, minor = inode.sb.devno
+            body += (f" inode={inode.ino} dev={major:02x}:{minor:02x} mode=0{inode.mode:o}"
+                     f" ouid={inode.uid} ogid={inode.gid} rdev=00:00")
+            sid = sel.inode_sid(inode)
+            if sid:
+                body += f" obj={sel.context(sid)}"
+        out.append((AUDIT_PATH, f"{body} nametype={nametype}{_CAPS}"))
+    return out
 
 
 def _sockaddr_record(task: Any, name: str, args: tuple[Any, ...]) -> str | None:

@@ -266,7 +266,7 @@ class SELinux(TaskHooks, FileHooks, IpcHooks, NetHooks, SelinuxfsMixin, LsmModul
         rc = result if isinstance(result, int) and not isinstance(result, bool) else 0
         self.audit.end_syscall(name, rc, lambda: _int_args(args),
                                lambda: self._task_info(task), ctx=ctx,
-                               aux=lambda: aux_records(self, task, name, args))
+                               aux=lambda: aux_records(self, task, name, args, ctx.entry_time))
 
     def _task_info(self, task: Any) -> AuditTaskInfo:
         cred = task.cred

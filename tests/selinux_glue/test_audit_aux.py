@@ -21,6 +21,12 @@ allow owner_t self:msgq { create associate unix_read unix_write read write enque
 allow owner_t self:msg { send receive };
 allow intruder_t owner_t:msgq unix_read;
 allow { owner_t intruder_t } self:unix_stream_socket { create bind listen accept connect };
+type secret_t, file_type;
+type vault_t, file_type;
+allow { secret_t vault_t } fs_t:filesystem associate;
+allow intruder_t { root_t tmp_t }:dir search;
+allow intruder_t secret_t:fifo_file getattr;
+allow intruder_t tmp_t:dir { write remove_name };
 """
 
 OWNER = "system_u:system_r:owner_t:s0"
@@ -34,8 +40,11 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return load_policy(BASE_CONF, te)
 
 
-def run(policy: Any, progs: list[tuple[Callable[..., Any], str, int]]) -> list[str]:
+def run(policy: Any, progs: list[tuple[Callable[..., Any], str, int]],
+        setup: Callable[[Kernel], None] | None = None) -> list[str]:
     k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    if setup is not None:
+        setup(k)
     for prog, ctx, uid in progs:
         k.spawn(prog, context=ctx, uid=uid, gid=uid)
     k.run()
@@ -163,3 +172,53 @@ def test_cmdline_follows_fork_and_execve() -> None:
     k.run()
     assert seen == {"spawn": ("/usr/sbin/daemon",), "fork": ("/usr/sbin/daemon",),
                     "exec": ("worker", "--port", "8080")}
+
+
+def _files(k: Kernel) -> None:
+    k.mkfifo("/tmp/secret", 0o666, uid=27, gid=27, label="system_u:object_r:secret_t:s0")
+    k.mkdir("/srv", 0o755, label="system_u:object_r:vault_t:s0")
+    k.mkfifo("/srv/inner", 0o666, label="system_u:object_r:secret_t:s0")
+
+
+def test_path_records_follow_the_walk(policy: Any) -> None:
+    """A resolved name is NORMAL with the inode's fields; a walk stopped by a denied search
+    leaves the name UNKNOWN; a create is PARENT + CREATE (no inode when it was refused); a
+    removal is PARENT + DELETE with the victim's inode; SYSCALL counts them in items=."""
+    errs: list[int] = []
+
+    def intruder(p: Any) -> Any:
+        for call in (p.open("/tmp/secret", 0), p.open("/srv/inner", 0),
+                     p.mkfifo("/tmp/mine", 0o600), p.unlink("/tmp/secret")):
+            try:
+                yield from call
+            except SyscallError as e:
+                errs.append(e.errno)
+
+    log = run(policy, [(intruder, INTRUDER, 0)], setup=_files)
+    assert errs == [EACCES] * 4
+    caps = " cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0"
+    secret = "obj=system_u:object_r:secret_t:s0"
+    tmp = "obj=system_u:object_r:tmp_t:s0"
+
+    opened = event(log, "{ read }")
+    assert types(opened) == ["type=AVC", "type=SYSCALL", "type=CWD", "type=PATH",
+                             "type=PROCTITLE"]
+    assert " items=1 " in opened[1] and opened[2].endswith('): cwd="/"')
+    assert opened[3].split("): ", 1)[1].startswith('item=0 name="/tmp/secret" inode=')
+    assert opened[3].endswith(f" mode=010666 ouid=27 ogid=27 rdev=00:00 {secret}"
+                              f" nametype=NORMAL{caps}")
+
+    walked = event(log, "{ search }")
+    assert walked[3].endswith('): item=0 name="/srv/inner" nametype=UNKNOWN' + caps)
+
+    created = event(log, "{ add_name }")
+    paths = [r.split("): ", 1)[1] for r in created if r.startswith("type=PATH")]
+    assert " items=2 " in created[1] and len(paths) == 2
+    assert paths[0].startswith('item=0 name="/tmp/" inode=')
+    assert f"mode=041777 ouid=0 ogid=0 rdev=00:00 {tmp} nametype=PARENT" in paths[0]
+    assert paths[1] == 'item=1 name="/tmp/mine" nametype=CREATE' + caps
+
+    removed = event(log, "{ unlink }")
+    paths = [r.split("): ", 1)[1] for r in removed if r.startswith("type=PATH")]
+    assert [p.split(" nametype=")[1].split()[0] for p in paths] == ["PARENT", "DELETE"]
+    assert paths[1].startswith('item=1 name="/tmp/secret" inode=') and secret in paths[1]
