@@ -248,6 +248,19 @@ def test_full_hooks_variant_differs_only_by_the_fast_closures(policy: Any) -> No
 
 # -- 1. pipe ping-pong -------------------------------------------------------------------------
 
+
+def _runs_of(policy: Any, cache: str, *spawns: tuple[Any, str, Any]) -> dict[int, Any]:
+    """The workload run both ways with 20 and 40 rounds (their difference is the per-round
+    cost); ``spawns`` are (program, context, extra args after n)."""
+    runs = {}
+    for n in (20, 40):
+        def setup(k: Kernel, se: SELinux, out: list[Any], n: int = n) -> None:
+            for prog, ctx, extra in spawns:
+                k.spawn(prog, n, *extra, out, context=ctx)
+
+        runs[n] = run_both(policy, setup, tune=CACHES[cache])
+    return runs
+
 def _pipe_ping(p: Any, n: int, child_ctx: str | None, out: list[Any]) -> Any:
     r1, w1 = yield from p.pipe()
     r2, w2 = yield from p.pipe()
@@ -271,12 +284,7 @@ def _pipe_pong(p: Any, r: int, w: int, n: int, ctx: str | None, out: list[Any]) 
 @pytest.mark.parametrize("child", ["same-domain", "other-domain"])
 def test_pipe_pingpong(policy: Any, child: str, cache: str) -> None:
     child_ctx = B if child == "other-domain" else None
-    runs = {}
-    for n in (20, 40):
-        def setup(k: Kernel, se: SELinux, out: list[Any], n: int = n) -> None:
-            k.spawn(_pipe_ping, n, child_ctx, out, context=A)
-
-        runs[n] = run_both(policy, setup, tune=CACHES[cache])
+    runs = _runs_of(policy, cache, (_pipe_ping, A, (child_ctx,)))
     fast, full = runs[40]
     assert [o[3] for o in fast.outcomes if o[1] == "ping"] == [b"X"] * 40
     assert fast.avc() == []
@@ -324,12 +332,7 @@ def _unix_pong(p: Any, s: int, n: int, ctx: str | None, out: list[Any]) -> Any:
 @pytest.mark.parametrize("child", ["same-domain", "other-domain"])
 def test_unix_socketpair_pingpong(policy: Any, child: str, cache: str) -> None:
     child_ctx = B if child == "other-domain" else None
-    runs = {}
-    for n in (20, 40):
-        def setup(k: Kernel, se: SELinux, out: list[Any], n: int = n) -> None:
-            k.spawn(_unix_ping, n, child_ctx, out, context=A)
-
-        runs[n] = run_both(policy, setup, tune=CACHES[cache])
+    runs = _runs_of(policy, cache, (_unix_ping, A, (child_ctx,)))
     fast, full = runs[40]
     assert [o[3] for o in fast.outcomes if o[1] == "ping"] == [b"X"] * 40
     assert fast.avc() == []
@@ -366,13 +369,7 @@ def _msg_client(p: Any, n: int, out: list[Any]) -> Any:
 
 @pytest.mark.parametrize("cache", sorted(CACHES))
 def test_sysv_msg_pingpong_across_domains(policy: Any, cache: str) -> None:
-    runs = {}
-    for n in (20, 40):
-        def setup(k: Kernel, se: SELinux, out: list[Any], n: int = n) -> None:
-            k.spawn(_msg_server, n, out, context=B)
-            k.spawn(_msg_client, n, out, context=A)
-
-        runs[n] = run_both(policy, setup, tune=CACHES[cache])
+    runs = _runs_of(policy, cache, (_msg_server, B, ()), (_msg_client, A, ()))
     fast, full = runs[40]
     assert [o[3:] for o in fast.outcomes if o[1] == "client"] == [(2, b"X")] * 40
     assert fast.avc() == []
