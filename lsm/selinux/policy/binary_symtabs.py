@@ -228,12 +228,15 @@ class _SymtabReader(_Cursor):
             cls.default_type = self.u32()
         table.add(name, value, cls)
 
-    def role(self, table: SymTab[RoleDatum]) -> None:
-        bounds = 0
+    def _bounded_head(self) -> tuple[int, int, int]:
+        """A role's or user's (name length, value, bounds): bounds exist from version 24."""
         if self.version >= POLICYDB_VERSION_BOUNDARY:
-            length, value, bounds = self.u32x3()
-        else:
-            length, value = self.u32x2()
+            return self.u32x3()
+        length, value = self.u32x2()
+        return length, value, 0
+
+    def role(self, table: SymTab[RoleDatum]) -> None:
+        length, value, bounds = self._bounded_head()
         name = self._key(length)
         dominates = self.ebitmap()
         types = self.ebitmap()
@@ -261,11 +264,7 @@ class _SymtabReader(_Cursor):
             self.aliases.append((name, value))
 
     def user(self, table: SymTab[UserDatum]) -> None:
-        bounds = 0
-        if self.version >= POLICYDB_VERSION_BOUNDARY:
-            length, value, bounds = self.u32x3()
-        else:
-            length, value = self.u32x2()
+        length, value, bounds = self._bounded_head()
         name = self._key(length)
         roles = self.ebitmap()
         rng = self.mls_range()
