@@ -17,6 +17,7 @@ COSTS: dict[str, float] = {
     "open": 2e-6, "stat": 1e-6, "unlink": 2e-6, "mkfifo": 3e-6, "mkdir": 3e-6,
     "fork": 5e-5, "clone_thread": 2e-5, "execve": 2e-4, "exit": 1e-5, "waitpid": 1e-6,
     "kill": 1e-6, "sigaction": 3e-7, "ptrace": 2e-6,
+    "getpgid": 1e-7, "getpgrp": 1e-7, "getsid": 1e-7, "setpgid": 3e-7, "setsid": 5e-7,
     "msgsnd": 1e-6, "msgrcv": 1e-6, "semop": 5e-7, "shmat": 3e-6, "shmget": 3e-6,
     "socket": 3e-6, "connect": 1e-5, "accept": 5e-6, "send": 1e-6, "recv": 1e-6,
     "sendmsg": 2e-6, "recvmsg": 2e-6,

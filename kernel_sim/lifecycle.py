@@ -65,7 +65,8 @@ class LifecycleMixin:
             return child.tid
         proc = Process(0, parent.comm, parent, parent.files, parent.mm, WaitQueue(self.env),
                        WaitQueue(self.env), pgid=parent.pgid, sid=parent.sid, cwd=parent.cwd,
-                       umask=parent.umask, exe=parent.exe, cmdline=parent.cmdline)
+                       umask=parent.umask, exe=parent.exe, cmdline=parent.cmdline,
+                       exec_done=False)
         child = TaskCls(self, 0, proc, cred, task.comm)
         rc = self.security.task_alloc(child, 0)
         if rc:
@@ -150,6 +151,7 @@ class LifecycleMixin:
         proc.comm = task.comm = name
         proc.exe = path
         proc.cmdline = tuple(str(a) for a in argv)
+        proc.exec_done = True
         # begin_new_exec recomputes dumpability: a plain exec makes the process dumpable again
         new = bprm.cred
         proc.dumpable = not (changed or bprm.secureexec or new.euid != new.uid

@@ -159,6 +159,9 @@ class Process:
     cwd: Any = None
     umask: int = 0o022
     exe: str = ""
+    #: the process has exec'd since its fork (Linux: PF_FORKNOEXEC clear); its parent may
+    #: then no longer setpgid() it
+    exec_done: bool = True
     #: argv of the running program (what /proc/PID/cmdline shows; the audit PROCTITLE)
     cmdline: tuple[str, ...] = ()
     #: wait status once the process is a zombie; None while alive

@@ -21,6 +21,12 @@ def _err(e: int) -> SyscallError:
     return SyscallError(e)
 
 
+def check_hook(rc: int) -> None:
+    """Fail the syscall with an LSM hook's -errno."""
+    if rc:
+        raise SyscallError(-rc)
+
+
 class ProcessSyscalls:
     __slots__ = ()
     kernel: Kernel
@@ -130,6 +136,80 @@ class ProcessSyscalls:
     def waitpid(self: Task, pid: int, options: int = 0) -> Any:
         """waitpid(2) -> (pid, status); (0, 0) with WNOHANG when no child is ready."""
         return (yield from self.kernel.do_wait(self, pid, options))
+
+    # -- process groups and sessions ----------------------------------------------------------
+    def _find_process(self: Task, pid: int) -> Process:
+        """``find_task_by_vpid`` for the group/session calls: 0 is the caller; a zombie that
+        is not reaped yet is still found."""
+        if type(pid) is not int:
+            raise _err(c.EINVAL)
+        if pid == 0:
+            return self.process
+        proc = self.kernel.processes.get(pid)
+        if proc is None or proc.task0 is None:
+            raise _err(c.ESRCH)
+        return proc
+
+    @syscall
+    def setpgid(self: Task, pid: int, pgid: int) -> Any:
+        """``setpgid(2)``: the caller or a child of it, in the caller's session, joins or
+        founds a process group there; a child that has exec'd is out of reach (EACCES)."""
+        if type(pgid) is not int or pgid < 0:
+            raise _err(c.EINVAL)
+        me = self.process
+        p = self._find_process(pid)
+        pgid = pgid or p.pid
+        if p is not me:
+            if p.parent is not me:
+                raise _err(c.ESRCH)
+            if p.sid != me.sid:
+                raise _err(c.EPERM)
+            if p.exec_done:
+                raise _err(c.EACCES)
+        if p.sid == p.pid:  # a session leader keeps its group
+            raise _err(c.EPERM)
+        if pgid != p.pid and not any(q.pgid == pgid and q.sid == me.sid and q.task0 is not None
+                                     for q in self.kernel.processes.values()):
+            raise _err(c.EPERM)  # no such group in the caller's session
+        check_hook(self.kernel.security.task_setpgid(p.task0, pgid))
+        p.pgid = pgid
+        return 0
+        yield
+
+    @syscall
+    def getpgid(self: Task, pid: int = 0) -> Any:
+        """``getpgid(2)`` (``task_getpgid`` for another process)."""
+        p = self._find_process(pid)
+        if pid:
+            check_hook(self.kernel.security.task_getpgid(p.task0))
+        return p.pgid
+        yield
+
+    @syscall
+    def getpgrp(self: Task) -> Any:
+        return self.process.pgid
+        yield
+
+    @syscall
+    def setsid(self: Task) -> Any:
+        """``setsid(2)``: a process that leads no group starts a session and a group named
+        after itself (no LSM hook, as in Linux)."""
+        me = self.process
+        if me.pgid == me.pid or any(q.pgid == me.pid and q.task0 is not None
+                                    for q in self.kernel.processes.values()):
+            raise _err(c.EPERM)
+        me.sid = me.pgid = me.pid
+        return me.sid
+        yield
+
+    @syscall
+    def getsid(self: Task, pid: int = 0) -> Any:
+        """``getsid(2)`` (``task_getsid`` for another process)."""
+        p = self._find_process(pid)
+        if pid:
+            check_hook(self.kernel.security.task_getsid(p.task0))
+        return p.sid
+        yield
 
     # -- signals -----------------------------------------------------------------------------
     @syscall

@@ -291,3 +291,31 @@ def test_inlined_hit_path_keeps_the_avc_statistics(policy: Any) -> None:
         stats.append(se.avc_stats())
     assert stats[0] == stats[1]
     assert stats[0]["lookups"] >= 40
+
+
+def test_group_and_session_queries_need_process_permissions(policy: Any) -> None:
+    """getpgid/getsid of another process: process:getpgid and process:getsession."""
+    seen: dict[str, Any] = {}
+
+    def beta(p: Any) -> Any:
+        yield from p.nanosleep(0.01)
+
+    def alpha(p: Any, target: int) -> Any:
+        yield from p.nanosleep(0.001)
+        for name, call in (("getpgid", p.getpgid(target)), ("getsid", p.getsid(target))):
+            try:
+                yield from call
+            except SyscallError as e:
+                seen[name] = e.errno
+        seen["own"] = yield from p.getpgid(0)  # no check for the caller itself
+
+    se = SELinux(policy, mode="enforcing")
+    k = Kernel(lsms=[se])
+    target = k.spawn(beta, context=BETA)
+    k.spawn(alpha, target, context=ALPHA)
+    k.run()
+    assert seen["getpgid"] == EACCES and seen["getsid"] == EACCES and seen["own"] > 0
+    avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
+    assert len(avc) == 2
+    assert "{ getpgid }" in avc[0] and "{ getsession }" in avc[1]
+    assert all(f"tcontext={BETA} tclass=process" in line for line in avc)

@@ -56,6 +56,16 @@ class TaskHooks:
         sid = self.current_sid()
         return self.check(sid, sid, "process", "fork")
 
+    # -- process groups and sessions ----------------------------------------------------------
+    def task_setpgid(self: SELinux, p: Any, pgid: int) -> int:
+        return self.check(self.current_sid(), self.task_sid(p), "process", "setpgid")
+
+    def task_getpgid(self: SELinux, p: Any) -> int:
+        return self.check(self.current_sid(), self.task_sid(p), "process", "getpgid")
+
+    def task_getsid(self: SELinux, p: Any) -> int:
+        return self.check(self.current_sid(), self.task_sid(p), "process", "getsession")
+
     # -- signals and ptrace ------------------------------------------------------------------
     def task_kill(self: SELinux, p: Any, info: Any, sig: int, cred: Any) -> int:
         ssid = self.cred_sid(cred) if cred is not None else self.current_sid()
