@@ -132,3 +132,11 @@ FUTEX_WAIT, FUTEX_WAKE = 0, 1
 # --- sockets (more) ---------------------------------------------------------------------------
 ENETUNREACH, EALREADY, EINPROGRESS = 101, 114, 115
 SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN = 30, 38, 39
+
+# --- resource limits ------------------------------------------------------------------------
+(RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS, RLIMIT_NPROC,
+ RLIMIT_NOFILE, RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_LOCKS, RLIMIT_SIGPENDING, RLIMIT_MSGQUEUE,
+ RLIMIT_NICE, RLIMIT_RTPRIO, RLIMIT_RTTIME) = range(16)
+RLIM_NLIMITS = 16
+#: as Python's ``resource`` module spells "no limit" (the kernel stores 2**64 - 1)
+RLIM_INFINITY = -1

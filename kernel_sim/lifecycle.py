@@ -12,6 +12,7 @@ from kernel_sim import namei
 from kernel_sim.errors import SyscallError
 from kernel_sim.namei import check
 from kernel_sim.process import AddressSpace, Process, SigAction
+from kernel_sim.rlimit import nproc_exceeded
 from kernel_sim.waitq import WaitQueue
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class LifecycleMixin:
         if parent.group_exit is not None:
             raise SyscallError(c.EAGAIN)
         cred = self.prepare_creds(task)
+        if nproc_exceeded(task):
+            raise SyscallError(c.EAGAIN)
         if thread:
             child = TaskCls(self, 0, parent, cred, task.comm)
             rc = self.security.task_alloc(child, CLONE_THREAD_FLAGS)
@@ -66,7 +69,7 @@ class LifecycleMixin:
         proc = Process(0, parent.comm, parent, parent.files, parent.mm, WaitQueue(self.env),
                        WaitQueue(self.env), pgid=parent.pgid, sid=parent.sid, cwd=parent.cwd,
                        umask=parent.umask, exe=parent.exe, cmdline=parent.cmdline,
-                       exec_done=False)
+                       exec_done=False, rlimits=list(parent.rlimits))
         child = TaskCls(self, 0, proc, cred, task.comm)
         rc = self.security.task_alloc(child, 0)
         if rc:

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from kernel_sim import constants as c
 from kernel_sim.errors import SyscallError
+from kernel_sim.rlimit import INIT_RLIMITS
 from kernel_sim.vfs import File
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from kernel_sim.task import Task
     from kernel_sim.waitq import WaitQueue
 
-RLIMIT_NOFILE = 1024
+RLIMIT_NOFILE = INIT_RLIMITS[c.RLIMIT_NOFILE][0]  # a new fd table's size (init's soft limit)
 
 
 class FdTable:
@@ -159,6 +160,8 @@ class Process:
     cwd: Any = None
     umask: int = 0o022
     exe: str = ""
+    #: ``signal->rlim``: (soft, hard) per RLIMIT_* (kernel values; see kernel_sim.rlimit)
+    rlimits: list[tuple[int, int]] = field(factory=lambda: list(INIT_RLIMITS))
     #: the process has exec'd since its fork (Linux: PF_FORKNOEXEC clear); its parent may
     #: then no longer setpgid() it
     exec_done: bool = True

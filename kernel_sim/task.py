@@ -160,7 +160,8 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
                         yield from self.kernel.do_signal_stop(self, sig)
                     continue
                 # do_coredump: a non-dumpable (set-id, privilege-dropped) process leaves no
-                # core; RLIMIT_CORE is taken as unlimited (deliberate: no rlimit model)
+                # core; RLIMIT_CORE is not consulted, as with a piped core_pattern
+                # (systemd-coredump, apport), which ignores it
                 core = action == Action.CORE and proc.dumpable
                 self.kernel.do_group_exit(proc, w_exitcode(0, sig, core))
                 raise TaskExit(proc.group_exit or 0)

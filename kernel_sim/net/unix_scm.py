@@ -16,7 +16,7 @@ from kernel_sim.caps import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, CAP_SYS_RESOU
 from kernel_sim.errors import SyscallError
 from kernel_sim.net.socket import Skb
 from kernel_sim.net.unix_addr import unix_net
-from kernel_sim.process import RLIMIT_NOFILE
+from kernel_sim.rlimit import task_rlimit
 
 if TYPE_CHECKING:
     from kernel_sim.kernel import Kernel
@@ -80,7 +80,8 @@ def unix_attach_fds(task: Task, skb: Skb, files: list[File]) -> None:
     k = task.kernel
     net = unix_net(k)
     uid = task.cred.uid
-    if (net.inflight.get(uid, 0) > RLIMIT_NOFILE and not k.capable(task, CAP_SYS_RESOURCE)
+    if (net.inflight.get(uid, 0) > task_rlimit(task.process, c.RLIMIT_NOFILE)
+            and not k.capable(task, CAP_SYS_RESOURCE)
             and not k.capable(task, CAP_SYS_ADMIN)):
         raise SyscallError(c.ETOOMANYREFS)
     net.inflight[uid] = net.inflight.get(uid, 0) + len(files)

@@ -12,8 +12,8 @@ Like Linux, a sender finding a receiver asleep hands it the message directly
 message in (``pipelined_receive``), so no wake-up is lost or stolen.
 
 Limits are the defaults of ``/proc/sys/fs/mqueue`` (queues_max 256, msg_max 10,
-msgsize_max 8192) and RLIMIT_MSGQUEUE 819200 bytes per real uid (not per process here:
-rlimits are not modelled, the default applies to everyone).
+msgsize_max 8192); a real uid's queues may hold at most the creating process's
+RLIMIT_MSGQUEUE (819200 bytes by default).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from kernel_sim import namei
 from kernel_sim.caps import CAP_SYS_RESOURCE
 from kernel_sim.errors import SyscallError
 from kernel_sim.namei import check
+from kernel_sim.rlimit import task_rlimit
 from kernel_sim.syscall import Interrupted
 from kernel_sim.vfs import FMODE_READ, FMODE_WRITE, Dentry, FileOps
 
@@ -48,7 +49,6 @@ MSG_DEFAULT = 10
 MSGSIZE_DEFAULT = 8192
 HARD_MSGMAX = 65536
 HARD_MSGSIZEMAX = 16 * 1024 * 1024
-RLIMIT_MSGQUEUE = 819200
 #: x86_64 sizes used in the RLIMIT_MSGQUEUE accounting (``mqueue_get_inode``)
 SIZEOF_MSG_MSG = 48
 SIZEOF_TREE_NODE = 48
@@ -245,7 +245,7 @@ def _create(task: Task, ns: MqNamespace, dentry: Dentry, mode: int, attr: Any) -
                 + maxmsg * msgsize)
     uid = task.cred.uid
     used = ns.user_bytes.get(uid, 0)
-    if used + mq_bytes > RLIMIT_MSGQUEUE:
+    if used + mq_bytes > task_rlimit(task.process, c.RLIMIT_MSGQUEUE):
         raise SyscallError(c.EMFILE)
     inode = k.create_inode(task, dentry, fmode)
     ns.queues_count += 1

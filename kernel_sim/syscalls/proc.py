@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel_sim import constants as c
+from kernel_sim import rlimit
 from kernel_sim.caps import CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_PTRACE
 from kernel_sim.errors import SyscallError, TaskExit
 from kernel_sim.syscall import RESTART_NOHAND, RESTART_SYS, Interrupted, syscall
@@ -19,6 +20,14 @@ if TYPE_CHECKING:
 
 def _err(e: int) -> SyscallError:
     return SyscallError(e)
+
+
+def _pair(limits: Any) -> tuple[Any, Any]:
+    try:
+        soft, hard = limits
+    except (TypeError, ValueError):
+        raise SyscallError(c.EFAULT) from None
+    return soft, hard
 
 
 def check_hook(rc: int) -> None:
@@ -209,6 +218,35 @@ class ProcessSyscalls:
         if pid:
             check_hook(self.kernel.security.task_getsid(p.task0))
         return p.sid
+        yield
+
+    # -- resource limits ---------------------------------------------------------------------
+    @syscall
+    def getrlimit(self: Task, resource: int) -> Any:
+        """``getrlimit(2)`` -> (soft, hard); ``RLIM_INFINITY`` (-1) for no limit."""
+        soft, hard = rlimit.do_prlimit(self, self.process, resource, None)
+        return rlimit.to_user(soft), rlimit.to_user(hard)
+        yield
+
+    @syscall
+    def setrlimit(self: Task, resource: int, limits: tuple[int, int]) -> Any:
+        """``setrlimit(2)``: raising the hard limit needs CAP_SYS_RESOURCE."""
+        rlimit.do_prlimit(self, self.process, resource, _pair(limits))
+        return 0
+        yield
+
+    @syscall
+    def prlimit(self: Task, pid: int, resource: int,
+                limits: tuple[int, int] | None = None) -> Any:
+        """``prlimit(2)`` as Python's ``resource.prlimit``: the old (soft, hard), setting new
+        ones if given; another process needs matching ids or CAP_SYS_RESOURCE, and the
+        ``task_prlimit`` hook."""
+        new = _pair(limits) if limits is not None else None
+        target = self._find_process(pid)
+        flags = rlimit.LSM_PRLIMIT_READ | (rlimit.LSM_PRLIMIT_WRITE if new is not None else 0)
+        rlimit.check_prlimit_permission(self, target, flags)
+        soft, hard = rlimit.do_prlimit(self, target, resource, new)
+        return rlimit.to_user(soft), rlimit.to_user(hard)
         yield
 
     # -- signals -----------------------------------------------------------------------------

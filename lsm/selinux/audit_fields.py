@@ -263,13 +263,16 @@ SYSCALL_NR: dict[str, int] = {
     "semtimedop": 220, "exit_group": 231, "tgkill": 234, "mq_open": 240, "mq_unlink": 241,
     "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245,
     "openat": 257, "mknodat": 259, "newfstatat": 262, "unlinkat": 263, "faccessat": 269,
-    "accept4": 288, "pipe2": 293, "memfd_create": 319, "execveat": 322,
+    "accept4": 288, "pipe2": 293, "prlimit64": 302, "memfd_create": 319, "execveat": 322,
     "shmget": 29, "shmat": 30, "shmctl": 31,
 }
 
 #: kernel-sim calls that are libc wrappers: the system call glibc really makes for them.
 SYSCALL_ALIASES: dict[str, str] = {
     "waitpid": "wait4",
+    "getrlimit": "prlimit64",  # glibc implements both with prlimit64(0, ...)
+    "setrlimit": "prlimit64",
+    "prlimit": "prlimit64",
     "sigaction": "rt_sigaction",
     "clone_thread": "clone",
     "send": "sendto",

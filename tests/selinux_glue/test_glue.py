@@ -14,6 +14,7 @@ from kernel_sim import (
     IPC_PRIVATE,
     O_RDONLY,
     O_RDWR,
+    RLIMIT_NOFILE,
     SIGTERM,
     Kernel,
     SyscallError,
@@ -319,3 +320,28 @@ def test_group_and_session_queries_need_process_permissions(policy: Any) -> None
     assert len(avc) == 2
     assert "{ getpgid }" in avc[0] and "{ getsession }" in avc[1]
     assert all(f"tcontext={BETA} tclass=process" in line for line in avc)
+
+
+def test_rlimits_reset_without_rlimitinh_and_hard_changes_need_setrlimit(policy: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def beta_main(p: Any) -> Any:
+        seen["after_exec"] = yield from p.getrlimit(RLIMIT_NOFILE)
+
+    def alpha(p: Any) -> Any:
+        yield from p.setrlimit(RLIMIT_NOFILE, (4096, 4096))  # soft only: no MAC check
+        try:
+            yield from p.setrlimit(RLIMIT_NOFILE, (2048, 2048))
+        except SyscallError as e:
+            seen["hard"] = e.errno
+        yield from p.execve("/usr/bin/beta", ["beta"])
+
+    def setup(k: Kernel) -> None:
+        k.install("/usr/bin/beta", beta_main, label="system_u:object_r:beta_exec_t:s0")
+
+    k, _, _ = run(policy, [(alpha, ALPHA)], setup=setup)
+    assert seen == {"hard": EACCES, "after_exec": (1024, 4096)}  # back to init's soft limit
+    avc = {line.split("{ ")[1].split(" }")[0]: line for line in k.audit_log()
+           if line.startswith("type=AVC")}
+    assert f"tcontext={ALPHA} tclass=process" in avc["setrlimit"]
+    assert f"tcontext={BETA} tclass=process" in avc["rlimitinh"]

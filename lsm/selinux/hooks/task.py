@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kernel_sim.rlimit import LSM_PRLIMIT_READ, LSM_PRLIMIT_WRITE, set_rlimits
 from lsm.selinux.audit_fields import CapAudit, PathAudit
 from lsm.selinux.policy.errors import PolicyError
 
@@ -55,6 +56,21 @@ class TaskHooks:
     def task_alloc(self: SELinux, task: Any, clone_flags: int) -> int:
         sid = self.current_sid()
         return self.check(sid, sid, "process", "fork")
+
+    # -- resource limits -----------------------------------------------------------------------
+    def task_setrlimit(self: SELinux, p: Any, resource: int, new_rlim: Any) -> int:
+        """Changing a hard limit needs ``process:setrlimit`` (soft ones are the owner's)."""
+        if p.process.rlimits[resource][1] == new_rlim[1]:
+            return 0
+        return self.check(self.current_sid(), self.task_sid(p), "process", "setrlimit")
+
+    def task_prlimit(self: SELinux, cred: Any, tcred: Any, flags: int) -> int:
+        """Another process's limits: ``process { getrlimit setrlimit }`` as read/written."""
+        perms = [name for bit, name in ((LSM_PRLIMIT_READ, "getrlimit"),
+                                        (LSM_PRLIMIT_WRITE, "setrlimit")) if flags & bit]
+        if not perms:
+            return 0
+        return self.check(self.cred_sid(cred), self.cred_sid(tcred), "process", *perms)
 
     # -- process groups and sessions ----------------------------------------------------------
     def task_setpgid(self: SELinux, p: Any, pgid: int) -> int:
@@ -133,7 +149,8 @@ class TaskHooks:
         return 0
 
     def bprm_committing_creds(self: SELinux, bprm: Any) -> None:
-        """The SID changes: inherited fds the new domain may not use become /dev/null."""
+        """The SID changes: inherited fds the new domain may not use become /dev/null, and
+        without ``rlimitinh`` the soft limits drop to init's (capped by the hard ones)."""
         new = bprm.cred.security[self.slot]
         if new.sid == new.osid:
             return
@@ -143,8 +160,11 @@ class TaskHooks:
             file = files.fds[fd]
             if self.file_has_perm_sid(new.sid, file, self.file_to_av(file)):
                 files.install(fd, self.null_file(task, new.sid), fd in files.cloexec)
-        # rlimitinh: without it Linux resets soft limits; kernel-sim models no rlimits yet
-        self.check(new.osid, new.sid, "process", "rlimitinh")
+        if self.check(new.osid, new.sid, "process", "rlimitinh"):
+            proc = task.process
+            init_limits = self.kernel.init.rlimits
+            for resource, (_soft, hard) in enumerate(proc.rlimits):
+                set_rlimits(proc, resource, min(hard, init_limits[resource][0]), hard)
 
     def bprm_committed_creds(self: SELinux, bprm: Any) -> None:
         new = bprm.cred.security[self.slot]
