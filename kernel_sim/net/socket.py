@@ -107,6 +107,10 @@ class Sock:
     peercred: tuple[int, int, int] | None = None
     passcred: bool = False
     rcv_cred: tuple[int, int, int] | None = None  # SCM_CREDENTIALS of the last message read
+    passsec: bool = False
+    #: the sending sock of the last message read, for SCM_SECURITY (its label is the one
+    #: Linux took at send time: a socket's label never changes)
+    rcv_sec_from: Sock | None = None
     reuseaddr: bool = False
     private: Any = None  # protocol-specific (INET: the port binding)
 

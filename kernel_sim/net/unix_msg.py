@@ -148,8 +148,9 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
             if sender is not None:
                 sender.wmem -= skb.truesize
                 sender.wr_wait.wake_all()
-            if sk.passcred:
+            if sk.passcred:  # stream reads keep the sender's label only with creds
                 sk.rcv_cred = skb_creds(skb)
+                sk.rcv_sec_from = skb.sender
             return skb.data, [], 0, skb.addr
     peek = flags & c.MSG_PEEK
     target = n if flags & c.MSG_WAITALL else 1
@@ -176,6 +177,7 @@ def stream_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) ->
                 fcred = skb.cred
                 if sk.passcred:
                     sk.rcv_cred = skb_creds(skb)
+                    sk.rcv_sec_from = skb.sender
             avail = len(skb.data) - skb.off
             chunk = min(avail, n - copied)
             chunks.append(skb.data[skb.off:skb.off + chunk])
@@ -339,6 +341,7 @@ def dgram_recvmsg(task: Task, sock: Socket, n: int, maxfds: int, flags: int) -> 
     data = skb.data
     if sk.passcred:
         sk.rcv_cred = skb_creds(skb)
+    sk.rcv_sec_from = skb.sender  # a datagram always carries its sender's label
     if len(data) > n:
         data = data[:n]
         mflags |= c.MSG_TRUNC

@@ -248,23 +248,29 @@ class NetSyscalls:
 
     @syscall
     def recvmsg(self: Task, fd: int, n: int, maxfds: int = 0, flags: int = 0,
-                creds: bool = False) -> Any:
+                creds: bool = False, security: bool = False) -> Any:
         """Returns ``(data, fds, msg_flags, addr)``; ``maxfds`` is the control buffer's room.
 
-        With ``creds=True`` a fifth item is the SCM_CREDENTIALS ``(pid, uid, gid)`` delivered
-        with the message, or None (it is delivered only when SO_PASSCRED is set).
+        With ``creds=True`` one more item is the SCM_CREDENTIALS ``(pid, uid, gid)`` delivered
+        with the message, or None (it is delivered only when SO_PASSCRED is set); with
+        ``security=True`` one more is the SCM_SECURITY context of the sending socket, or None
+        (only under SO_PASSSEC, for an AF_UNIX stream also SO_PASSCRED, and only when an LSM
+        labels sockets).
         """
         sock = sockfd_lookup(self, fd)
         sk = sock.sk
         if sk is not None:
             sk.rcv_cred = None
+            sk.rcv_sec_from = None
         data, fds, mflags, addr = yield from sock_recvmsg(self, sock, n, maxfds,
                                                           _nonblock(sock, flags),
                                                           MsgHdr(flags=flags))
+        out: tuple[Any, ...] = (data, tuple(fds), mflags, addr)
         if creds:
-            got = sk.rcv_cred if sk is not None and sk.passcred else None
-            return data, tuple(fds), mflags, addr, got
-        return data, tuple(fds), mflags, addr
+            out += (sk.rcv_cred if sk is not None and sk.passcred else None,)
+        if security:
+            out += (_scm_security(self, sk),)
+        return out
 
     # -- options -------------------------------------------------------------------------------
     @syscall
@@ -346,9 +352,24 @@ def _sock_getsockopt(task: Task, sock: Socket, level: int, optname: int) -> Any:
         return sk.protocol
     if optname == c.SO_PASSCRED:
         return int(sk.passcred)
+    if optname == c.SO_PASSSEC:
+        return int(sk.passsec)
     if optname == c.SO_REUSEADDR:
         return int(sk.reuseaddr)
     raise SyscallError(c.ENOPROTOOPT)
+
+
+def _scm_security(task: Task, sk: Any) -> str | None:
+    """``scm_passec``: the sender's label (``security_socket_getpeersec_dgram`` on the
+    sending socket, then ``secid_to_secctx``; asked at receive time here, which gives the
+    same answer since a socket's label is fixed)."""
+    sender = sk.rcv_sec_from if sk is not None and sk.passsec else None
+    if sender is None or sender.socket is None:
+        return None
+    out: list[str] = []
+    if task.kernel.security.socket_getpeersec_dgram(sender.socket, None, out) or not out:
+        return None
+    return out[0]
 
 
 def _sock_setsockopt(sock: Socket, level: int, optname: int, value: Any) -> None:
@@ -368,6 +389,6 @@ def _sock_setsockopt(sock: Socket, level: int, optname: int, value: Any) -> None
     elif optname == c.SO_REUSEADDR:
         sk.reuseaddr = bool(value)
     elif optname == c.SO_PASSSEC:
-        pass
+        sk.passsec = bool(value)
     else:
         raise SyscallError(c.ENOPROTOOPT)

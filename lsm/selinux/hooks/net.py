@@ -224,6 +224,17 @@ class NetHooks:
                       if isinstance(other.sk.addr, str | bytes) else None)
         return self.check(ssec.sid, osec.sid, other.sk.sclass, "sendto", ad=ad)
 
+    def socket_getpeersec_dgram(self: SELinux, sock: Any, skb: Any, out: list[str]) -> int:
+        """``selinux_socket_getpeersec_dgram`` for AF_UNIX: the sending socket's own label
+        (the SCM_SECURITY of a message); labeled networking is not modelled."""
+        if sock is None or sock.family != AF_UNIX:
+            return -ENOPROTOOPT
+        sid = sock.sk.security[self.slot].sid if sock.sk is not None else 0
+        if not sid:
+            return -ENOPROTOOPT
+        out.append(self.context(sid))
+        return 0
+
     def socket_getpeersec_stream(self: SELinux, sock: Any, out: list[str]) -> int:
         sk = sock.sk
         sksec = sk.security[self.slot]
