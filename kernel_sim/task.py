@@ -93,6 +93,16 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
             self.sleeping = False
             self.kernel.security.current = self
 
+    def sleep_for(self, event: simpy.Event, timeout: float | None) -> Generator[Any, Any, bool]:
+        """Sleep until ``event`` or for ``timeout`` seconds (None: no limit); True if the
+        event came.  (SimPy cannot cancel the timer: it still fires, into nothing.)"""
+        if timeout is None:
+            yield from self.sleep(event)
+            return True
+        env = self.kernel.env
+        yield from self.sleep(env.any_of([event, env.timeout(timeout)]))
+        return bool(event.triggered)
+
     def wake_for_signal(self) -> None:
         """``signal_wake_up``: interrupt an interruptible sleep (once)."""
         if self.sleeping and self.sim is not None and self.sim.is_alive:

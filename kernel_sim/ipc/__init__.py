@@ -20,7 +20,7 @@ Deliberate differences from Linux (each also noted where it is implemented):
   SHM_LOCK does not account locked memory (no RLIMIT_MEMLOCK);
 * IPC_SET with a dict keeps the fields it leaves out; SETALL needs exactly ``nsems`` values
   (else EFAULT, where C would read garbage);
-* one IPC namespace; no semtimedop, no /proc/sysvipc.
+* one IPC namespace; no /proc/sysvipc.
 """
 
 from kernel_sim.ipc.msg import MsgInfo, MsqidDs

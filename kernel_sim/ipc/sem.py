@@ -242,6 +242,12 @@ def find_alloc_undo(task: Task, ns: IpcNamespace, semid: int) -> SemUndo:
 
 def do_semop(task: Task, semid: int, sops_in: Any) -> Any:
     """Generator for semop(2)."""
+    return (yield from do_semtimedop(task, semid, sops_in, None))
+
+
+def do_semtimedop(task: Task, semid: int, sops_in: Any, timeout: float | None) -> Any:
+    """Generator for semtimedop(2): semop that gives up with EAGAIN after ``timeout``
+    seconds (relative; None waits as long as it takes)."""
     k = task.kernel
     ns = ipc_ns(k)
     sops = _normalize_sops(sops_in)
@@ -250,6 +256,8 @@ def do_semop(task: Task, semid: int, sops_in: Any) -> Any:
         raise SyscallError(c.EINVAL)
     if nsops > ns.sc_semopm:
         raise SyscallError(c.E2BIG)
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
+        raise SyscallError(c.EINVAL)
     maxnum = max(s[0] for s in sops)
     undos = any(s[2] & c.SEM_UNDO for s in sops)
     alter = any(s[1] != 0 for s in sops)
@@ -277,12 +285,16 @@ def do_semop(task: Task, semid: int, sops_in: Any) -> Any:
     q.event = k.env.event()
     sma.pending.append(q)
     try:
-        yield from task.sleep(q.event)
+        yield from task.sleep_for(q.event, timeout)
     except Interrupted:
         if q.status is None:
             if q in sma.pending:
                 sma.pending.remove(q)
             raise
+    if q.status is None:  # the timeout came first
+        if q in sma.pending:
+            sma.pending.remove(q)
+        raise SyscallError(c.EAGAIN)
     status = q.status
     if status:
         raise SyscallError(-status)

@@ -299,8 +299,23 @@ def mq_file(task: Task, mqd: int, fmode: int) -> tuple[File, MqInfo]:
     return file, file.inode.private
 
 
-def do_mq_timedsend(task: Task, mqd: int, data: bytes, prio: int) -> Any:
-    """Generator for mq_send: queue ``data`` at ``prio``; blocks while the queue is full."""
+def _remaining(task: Task, abs_timeout: float | None) -> float | None:
+    """Seconds left until an absolute (simulated-clock) deadline: EINVAL for a negative one,
+    ETIMEDOUT once it has passed; checked only when the call would block, as Linux does."""
+    if abs_timeout is None:
+        return None
+    if not isinstance(abs_timeout, int | float) or abs_timeout < 0:
+        raise SyscallError(c.EINVAL)
+    left = abs_timeout - task.kernel.env.now
+    if left <= 0:
+        raise SyscallError(c.ETIMEDOUT)
+    return left
+
+
+def do_mq_timedsend(task: Task, mqd: int, data: bytes, prio: int,
+                    abs_timeout: float | None = None) -> Any:
+    """Generator for mq_send/mq_timedsend: queue ``data`` at ``prio``; blocks while the queue
+    is full, until ``abs_timeout`` (simulated seconds) if given."""
     if not isinstance(prio, int) or not 0 <= prio < MQ_PRIO_MAX:
         raise SyscallError(c.EINVAL)
     file, info = mq_file(task, mqd, FMODE_WRITE)
@@ -324,20 +339,25 @@ def do_mq_timedsend(task: Task, mqd: int, data: bytes, prio: int) -> Any:
         return 0
     if file.flags & c.O_NONBLOCK:
         raise SyscallError(c.EAGAIN)
+    left = _remaining(task, abs_timeout)
     w = MqWaiter(task, task.kernel.env.event(), (data, prio))
     info.senders.append(w)
     try:
-        yield from task.sleep(w.event)
+        yield from task.sleep_for(w.event, left)
     except Interrupted:
         if w.ready:
             return 0
         info.senders.remove(w)
         raise
+    if not w.ready:
+        info.senders.remove(w)
+        raise SyscallError(c.ETIMEDOUT)
     return 0
 
 
-def do_mq_timedreceive(task: Task, mqd: int, size: int) -> Any:
-    """Generator for mq_receive: -> (data, prio), highest priority first, FIFO within one."""
+def do_mq_timedreceive(task: Task, mqd: int, size: int, abs_timeout: float | None = None) -> Any:
+    """Generator for mq_receive/mq_timedreceive: -> (data, prio), highest priority first,
+    FIFO within one; waits until ``abs_timeout`` (simulated seconds) if given."""
     file, info = mq_file(task, mqd, FMODE_READ)
     if not isinstance(size, int) or size < info.msgsize:
         raise SyscallError(c.EMSGSIZE)
@@ -354,14 +374,18 @@ def do_mq_timedreceive(task: Task, mqd: int, size: int) -> Any:
         return msg
     if file.flags & c.O_NONBLOCK:
         raise SyscallError(c.EAGAIN)
+    left = _remaining(task, abs_timeout)
     w = MqWaiter(task, task.kernel.env.event())
     info.receivers.append(w)
     try:
-        yield from task.sleep(w.event)
+        yield from task.sleep_for(w.event, left)
     except Interrupted:
         if not w.ready:
             info.receivers.remove(w)
             raise
+    if not w.ready:
+        info.receivers.remove(w)
+        raise SyscallError(c.ETIMEDOUT)
     assert w.msg is not None
     return w.msg
 

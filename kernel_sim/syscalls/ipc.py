@@ -49,6 +49,8 @@ class IpcSyscalls:
 
     #: semop(semid, [(sem_num, sem_op, sem_flg), ...]) -> 0
     semop = syscall(_sem.do_semop, restart=RESTART_NEVER, name="semop")
+    #: semtimedop(semid, sops, timeout_seconds) -> 0; EAGAIN once the timeout passes
+    semtimedop = syscall(_sem.do_semtimedop, restart=RESTART_NEVER, name="semtimedop")
 
     @syscall
     def semctl(self: Task, semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:

@@ -54,6 +54,19 @@ class PosixIpcSyscalls:
         return (yield from mqueue.do_mq_timedreceive(self, mqd, size))
 
     @syscall
+    def mq_timedsend(self: Task, mqd: int, data: bytes, prio: int,
+                     abs_timeout: float | None) -> Any:
+        """mq_send that fails with ETIMEDOUT if the queue is still full at ``abs_timeout``
+        (simulated seconds, as ``kernel.env.now`` counts them)."""
+        return (yield from mqueue.do_mq_timedsend(self, mqd, data, prio, abs_timeout))
+
+    @syscall
+    def mq_timedreceive(self: Task, mqd: int, size: int, abs_timeout: float | None) -> Any:
+        """mq_receive that fails with ETIMEDOUT if the queue is still empty at
+        ``abs_timeout``."""
+        return (yield from mqueue.do_mq_timedreceive(self, mqd, size, abs_timeout))
+
+    @syscall
     def mq_unlink(self: Task, name: str) -> Any:
         return mqueue.do_mq_unlink(self, name)
         yield
