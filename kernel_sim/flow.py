@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
 #: syscall -> index of the data argument (data flows from the caller into an object)
 SINKS: dict[str, int] = {"write": 1, "send": 1, "sendto": 1, "sendmsg": 1, "msgsnd": 2,
-                         "mq_send": 1}
+                         "mq_send": 1, "mq_timedsend": 1}
 #: syscall -> how to find the data in the result (None: the result itself; i: result[i])
 SOURCES: dict[str, int | None] = {"read": None, "recv": None, "recvfrom": 0, "recvmsg": 0,
-                                  "msgrcv": 1, "mq_receive": 0}
+                                  "msgrcv": 1, "mq_receive": 0, "mq_timedreceive": 0}
 
 
 @frozen

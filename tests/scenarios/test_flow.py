@@ -145,3 +145,23 @@ def test_tracking_off_costs_nothing_and_changes_nothing() -> None:
     b.spawn(prog)
     b.run()
     assert a.flow is None and a.trace_lines() == b.trace_lines()
+
+
+def test_timed_queue_calls_are_followed_too() -> None:
+    k, flow = _kernel()
+
+    def reader(p: Any) -> Any:
+        p.comm = "reader"
+        mq = yield from p.mq_open("/timed", O_RDONLY)
+        yield from p.mq_timedreceive(mq, 8192, 1.0)
+
+    def owner(p: Any) -> Any:
+        mq = yield from p.mq_open("/timed", O_RDWR | O_CREAT, 0o600)
+        yield from p.mq_timedsend(mq, SECRET, 0, 1.0)
+        yield from p.fork(reader)
+        yield from p.waitpid(-1, 0)
+
+    k.spawn(owner, comm="owner")
+    k.run()
+    assert [(h.comm, h.syscall, h.direction) for h in flow.path("pw", "reader")] == [
+        ("owner", "mq_timedsend", "in"), ("reader", "mq_timedreceive", "out")]
