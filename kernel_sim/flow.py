@@ -3,7 +3,9 @@
 Content-based, as the scenario runner needs it: a scenario declares secrets (a name and the
 bytes), the tracker watches the data-carrying system calls at their exit and plain memory
 reads, and records a *hop* whenever a secret's bytes enter an object (write, send, msgsnd,
-mq_send, ...) or leave one into a process (read, recv, msgrcv, mq_receive, mem_read, ...).
+mq_send, ...) or leave one into a process (read, recv, msgrcv, mq_receive, mem_read, ...,
+and PTRACE_PEEKDATA, whose words are put back together so a secret read a word at a time is
+recognised).
 Because matching is on content, a secret is followed through every primitive alike --
 pipes, FIFOs, files, SysV and POSIX queues, shared memory, sockets and fds passed over
 SCM_RIGHTS -- without any per-primitive code.
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
 
-from kernel_sim.constants import PROT_WRITE
+from kernel_sim.constants import PROT_WRITE, PTRACE_PEEKDATA, PTRACE_PEEKTEXT
 
 if TYPE_CHECKING:
     from kernel_sim.kernel import Kernel
@@ -66,6 +68,9 @@ class FlowTracker:
     #: who mapped which shared object (plain stores into it are not system calls, so a
     #: secret read from memory is traced back to a holder that had it mapped)
     mapped: dict[str, list[tuple[float, int, str, str]]] = field(factory=dict)
+    #: words read with PTRACE_PEEKDATA, by (tracer tid, tracee pid) and address: a secret
+    #: read a word at a time is matched in the contiguous run the words rebuild
+    peeked: dict[tuple[int, int], dict[int, bytes]] = field(factory=dict)
 
     def declare(self, name: str, value: bytes, owner: str) -> Secret:
         s = Secret(name, bytes(value), owner)
@@ -84,6 +89,10 @@ class FlowTracker:
                 self.mapped.setdefault(_mapping_name(m), []).append(
                     (round(self.kernel.env.now, 9), task.pid, task.comm, name))
             return
+        if name == "ptrace":
+            if len(args) >= 3 and args[0] in (PTRACE_PEEKTEXT, PTRACE_PEEKDATA):
+                self._peek(task, args[1], args[2], result)
+            return
         idx = SINKS.get(name)
         if idx is not None:
             if len(args) > idx:
@@ -94,6 +103,32 @@ class FlowTracker:
             data = result if where is None else (
                 result[where] if isinstance(result, tuple) and len(result) > where else None)
             self._match(task, name, data, args[0] if args else None, "out")
+
+    def _peek(self, task: Task, pid: int, addr: int, word: Any) -> None:
+        if not isinstance(word, int) or not isinstance(addr, int):
+            return
+        words = self.peeked.setdefault((task.tid, pid), {})
+        raw = (word & (2**64 - 1)).to_bytes(8, "little")
+        if words.get(addr) == raw:
+            return  # read again: nothing new came out
+        words[addr] = raw
+        start = addr
+        while start - 8 in words:
+            start -= 8
+        end = addr + 8
+        while end in words:
+            end += 8
+        run = b"".join(words[a] for a in range(start, end, 8))
+        new = addr - start  # where the word just read sits in the run
+        for s in self.secrets:
+            at = run.find(s.value) if s.value else -1
+            while at >= 0:
+                if at < new + 8 and at + len(s.value) > new:  # this word completed a match
+                    self.hops.append(Hop(s.name, round(self.kernel.env.now, 9), task.pid,
+                                         task.comm, "ptrace", f"memory of pid {pid} (ptrace)",
+                                         "out"))
+                    break
+                at = run.find(s.value, at + 1)
 
     def mem_read(self, task: Task, m: Mapping, data: bytes) -> None:
         """A plain load from a mapping (SysV/POSIX shared memory, thread-shared memory)."""

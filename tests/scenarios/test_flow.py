@@ -14,6 +14,9 @@ from kernel_sim import (
     O_WRONLY,
     PROT_READ,
     PROT_WRITE,
+    PTRACE_ATTACH,
+    PTRACE_DETACH,
+    PTRACE_PEEKDATA,
     SOCK_DGRAM,
     SOCK_STREAM,
     Kernel,
@@ -165,3 +168,29 @@ def test_timed_queue_calls_are_followed_too() -> None:
     k.run()
     assert [(h.comm, h.syscall, h.direction) for h in flow.path("pw", "reader")] == [
         ("owner", "mq_timedsend", "in"), ("reader", "mq_timedreceive", "out")]
+
+
+def test_a_secret_peeked_word_by_word_over_ptrace_is_followed() -> None:
+    k, flow = _kernel()
+    where: dict[str, int] = {}
+
+    def owner(p: Any) -> Any:
+        addr = p.mem_alloc(64)
+        p.mem_write(addr, 5, SECRET)  # unaligned: the secret spans three words
+        where["addr"] = addr
+        yield from p.nanosleep(1.0)
+
+    def spy(p: Any, target: int) -> Any:
+        yield from p.nanosleep(0.1)
+        yield from p.ptrace(PTRACE_ATTACH, target)
+        yield from p.waitpid(target, 0)
+        for _ in range(2):  # reading it twice is one leak, not two
+            for off in range(0, 24, 8):
+                yield from p.ptrace(PTRACE_PEEKDATA, target, where["addr"] + off)
+        yield from p.ptrace(PTRACE_DETACH, target, 0, 0)
+
+    t = k.spawn(owner, comm="owner")
+    k.spawn(spy, t, comm="spy")
+    k.run()
+    hops = flow.reached("pw", "spy")
+    assert [(h.syscall, h.obj) for h in hops] == [("ptrace", f"memory of pid {t} (ptrace)")]
