@@ -40,6 +40,10 @@ class Bprm:
     extra: dict[str, Any] = field(factory=dict)
 
 
+_TEXT = c.PROT_READ | c.PROT_EXEC
+_DATA = c.PROT_READ | c.PROT_WRITE
+
+
 class LifecycleMixin:
     def do_fork(self: Kernel, task: Task, prog: Callable[..., Any], args: tuple[Any, ...],
                 thread: bool) -> int:
@@ -149,12 +153,20 @@ class LifecycleMixin:
             if act.handler != c.SIG_IGN:
                 del proc.sighand[sig]
         sec.bprm_committed_creds(bprm)
-        self.fput(file)  # free_bprm: the binary stays open until the exec has committed
         name = self.basename(path)
         proc.comm = task.comm = name
         proc.exe = path
         proc.cmdline = tuple(str(a) for a in argv)
         proc.exec_done = True
+        # load_elf_binary maps the program's segments (text r-x, data rw-, both private) with
+        # the new credentials; a refusal now is past the point of no return: execve fails and
+        # the process dies of SIGSEGV (bprm_execve's force_fatal_sig)
+        rc = (sec.mmap_file(file, _TEXT, _TEXT, c.MAP_PRIVATE)
+              or sec.mmap_file(file, _DATA, _DATA, c.MAP_PRIVATE))
+        self.fput(file)  # free_bprm: the binary stays open until the exec has committed
+        if rc:
+            self.force_sig(task, c.SIGSEGV)
+            raise SyscallError(-rc)
         # begin_new_exec recomputes dumpability: a plain exec makes the process dumpable again
         new = bprm.cred
         proc.dumpable = not (changed or bprm.secureexec or new.euid != new.uid

@@ -58,6 +58,8 @@ class Inode:
     parent: Inode | None = None
     mtime: float = 0.0
     ctime: float = 0.0
+    #: S_PRIVATE: a kernel-internal inode (as SysV shm's backing file) that LSMs do not check
+    is_private: bool = False
 
     @property
     def ftype(self) -> int:

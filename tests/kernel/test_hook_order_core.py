@@ -11,8 +11,9 @@ Notes where the common summary differs from the code: ``file_alloc_security`` co
 *first* for open/execve (path_openat allocates the file before the walk); the last
 directory of every path gets its own search check (may_lookup); may_open passes
 ``MAY_OPEN`` with the access bits; execve reads the header (``file_permission``) and runs
-``bprm_check_security`` before ``bprm_creds_from_file`` (begin_new_exec); pipe() also
-calls ``d_instantiate`` (alloc_file_pseudo).
+``bprm_check_security`` before ``bprm_creds_from_file`` (begin_new_exec), and maps the program
+with the new credentials after the commit (load_elf_binary's elf_map); pipe() also calls
+``d_instantiate`` (alloc_file_pseudo).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 
 from kernel_sim import (
     F_GETFL,
+    MAP_PRIVATE,
     MAY_EXEC,
     MAY_OPEN,
     MAY_READ,
@@ -31,6 +33,9 @@ from kernel_sim import (
     O_NONBLOCK,
     O_RDONLY,
     O_WRONLY,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
     PTRACE_ATTACH,
     SIGUSR1,
     Kernel,
@@ -69,6 +74,8 @@ class Recorder:
                 self.calls.append((name, _summary(args[0]), args[1]))
             elif name == "file_permission":
                 self.calls.append((name, args[1]))
+            elif name == "mmap_file":
+                self.calls.append((name, args[2], args[3]))  # prot, flags
             else:
                 self.calls.append((name,))
 
@@ -129,7 +136,10 @@ LINUX: dict[str, list[tuple[Any, ...]]] = {
                ("file_permission", MAY_READ),  # prepare_binprm: kernel_read of the header
                ("bprm_check_security",),
                ("bprm_creds_from_file",),  # begin_new_exec
-               ("bprm_committing_creds",), ("bprm_committed_creds",)],
+               ("bprm_committing_creds",), ("bprm_committed_creds",),
+               # load_elf_binary maps the text (r-x) and data (rw-) segments, privately
+               ("mmap_file", PROT_READ | PROT_EXEC, MAP_PRIVATE),
+               ("mmap_file", PROT_READ | PROT_WRITE, MAP_PRIVATE)],
     "dup_close_getpid": [],  # no hooks: the fd table and identity are not mediated
 }
 

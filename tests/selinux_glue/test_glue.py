@@ -42,7 +42,8 @@ allow alpha_t alpha_exec_t:file { execute read open getattr execute_no_trans };
 allow alpha_t beta_exec_t:file { execute read open getattr };
 type_transition alpha_t beta_exec_t:process beta_t;
 allow alpha_t beta_t:process transition;
-allow beta_t beta_exec_t:file entrypoint;
+allow beta_t beta_exec_t:file { entrypoint read execute map };
+allow beta_t alpha_t:fd use;
 bool alpha_may_signal_back false;
 if (alpha_may_signal_back) { allow beta_t alpha_t:process signal; }
 """

@@ -34,7 +34,7 @@ O_APPEND = 0o2000
 F_SETFL, F_GETFL, F_SETOWN, F_GETOWN = 4, 3, 8, 9
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
-MAP_SHARED = 1
+MAP_SHARED, MAP_TYPE = 0x01, 0x0F
 POLICYDB_CAP_OPENPERM = 2
 EOPNOTSUPP = 95
 
@@ -341,13 +341,25 @@ class FileHooks:
         return 0
 
     def mmap_file(self: SELinux, file: Any, reqprot: int, prot: int, flags: int) -> int:
+        """``selinux_mmap_file``: ``file:map``, then ``file_map_prot_check``."""
+        sid = self.current_sid()
+        if file is not None and not file.inode.is_private:
+            rc = self.inode_has_perm(sid, file.inode, ("map",), self._file_audit(file))
+            if rc:
+                return rc
+        shared = flags & MAP_TYPE == MAP_SHARED
+        # an executable mapping of anonymous or private memory, or a writable private copy
+        # of a file, is memory the task could write code into: process:execmem
+        if prot & PROT_EXEC and (file is None or file.inode.is_private
+                                 or (not shared and prot & PROT_WRITE)):
+            rc = self.check(sid, sid, "process", "execmem")
+            if rc:
+                return rc
         if file is None:
             return 0
-        names: list[str] = []
-        if prot & PROT_READ:
-            names.append("read")
-        if flags & MAP_SHARED and prot & PROT_WRITE:
+        names = ["read"]  # a mapping can always be read
+        if shared and prot & PROT_WRITE:
             names.append("write")
         if prot & PROT_EXEC:
             names.append("execute")
-        return self.file_has_perm_sid(self.current_sid(), file, tuple(names))
+        return self.file_has_perm_sid(sid, file, tuple(names))
