@@ -17,6 +17,15 @@ import structlog
 log = structlog.get_logger("kernel_sim")
 
 
+def _where(e: BaseException) -> str:
+    """``TypeError: message (at file:line)`` for the innermost frame of an exception."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    at = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(e).__name__}: {e}{at}"
+
+
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     # sys.stderr looked up per logger, not bound once: an embedding program (or a test
     # harness) may replace and close the stream it had when the CLI ran
@@ -79,6 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                           "mode": args.mode or "enforcing"})
     except (OSError, ValueError, KernelSimError) as e:
         print(f"kernel-sim: {args.scenario}: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug in the scenario's own code (setup, expect): say where
+        print(f"kernel-sim: {args.scenario}: the scenario's code raised {_where(e)}",
+              file=sys.stderr)
         return 2
     if options.get("progress"):
         print(file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,17 @@ def test_a_policy_without_a_mode_is_enforced_and_dac_with_a_policy_is_refused(
     assert main(["run", "shm-credential-theft", "--variant", "vulnerable", *flags]) == 2
     err = capsys.readouterr().err
     assert "no policy applies: use --mode enforcing" in err and "Traceback" not in err
+
+
+def test_a_bug_in_scenario_code_is_reported_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = get("shm-credential-theft")
+
+    def broken(ctx: Any) -> Any:
+        return 1 / 0
+
+    monkeypatch.setattr(sc, "expect", broken)
+    assert main(["run", "shm-credential-theft"]) == 2
+    err = capsys.readouterr().err
+    assert "the scenario's code raised ZeroDivisionError: division by zero (at " in err
+    assert "test_cli_runner.py:" in err and "Traceback" not in err
