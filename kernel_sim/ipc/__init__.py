@@ -21,6 +21,8 @@ Deliberate differences from Linux (each also noted where it is implemented):
 * IPC_SET with a dict keeps the fields it leaves out; SETALL needs exactly ``nsems`` values
   (else EFAULT, where C would read garbage);
 * one IPC namespace; no /proc/sysvipc.
+* shmat maps the segment's S_PRIVATE backing file through ``mmap_file`` (SELinux checks only
+  ``process:execmem``, for SHM_EXEC); that inode is made at the first attach, without hooks.
 """
 
 from kernel_sim.ipc.msg import MsgInfo, MsqidDs

@@ -40,6 +40,7 @@ from kernel_sim.ipc.util import (
 )
 from kernel_sim.namei import check
 from kernel_sim.process import Mapping
+from kernel_sim.vfs import FileOps, Inode
 
 if TYPE_CHECKING:
     from kernel_sim.kernel import Kernel
@@ -69,6 +70,32 @@ class ShmSegment:
     destroyed: bool = False
     pages: int = 0
     extra: dict[str, Any] = field(factory=dict)
+    #: the segment's backing file's inode (``shm_file``): S_PRIVATE, so LSMs skip it
+    inode: Inode | None = None
+
+
+#: the attach's file operations: nothing to do at release
+SHM_FILE_OPS = FileOps()
+
+
+def _attach_mmap(task: Task, seg: ShmSegment, prot: int) -> None:
+    """do_shmat's ``alloc_file_clone`` + ``security_mmap_file`` of the segment's file.
+
+    Its inode is S_PRIVATE, so SELinux only checks ``process:execmem`` for SHM_EXEC.
+    Deliberate differences: the backing inode is made on first attach without inode hooks
+    (Linux makes it at shmget), and the attach's file is released at once instead of at
+    shmdt (no module decides anything at its release).
+    """
+    k = task.kernel
+    if seg.inode is None:
+        perm = seg.shm_perm
+        seg.inode = Inode(0, c.S_IFREG | 0o777, perm.cuid, perm.cgid, k.tmpfs,
+                          name=f"SYSV{perm.key & 0xFFFFFFFF:08x}", is_private=True)
+    file = k.alloc_file(task, seg.inode, c.O_RDWR, SHM_FILE_OPS)
+    try:
+        check(k.security.mmap_file(file, prot, prot, c.MAP_SHARED))
+    finally:
+        k.fput(file)
 
 
 @frozen
@@ -174,6 +201,7 @@ def do_shmat(task: Task, shmid: int, shmflg: int) -> int:
     seg = _seg(perm)
     if perm.deleted or seg.destroyed:
         raise SyscallError(c.EIDRM)
+    _attach_mmap(task, seg, prot)
     mm = task.process.mm
     size = seg.pages * c.PAGE_SIZE
     addr = mm.place(size)

@@ -829,7 +829,7 @@ def test_complete_mediation_every_sysv_call_is_denied_and_changes_nothing() -> N
     assert snap["keys"] == [c.ENOENT] * 3 and snap["in_use"] == [1, 1, 1]
 
 
-IPC_PREFIXES = ("ipc_", "msg_", "sem_", "shm_", "capable")
+IPC_PREFIXES = ("ipc_", "msg_", "sem_", "shm_", "capable", "mmap_file")
 
 #: hook order per operation, from ipc-lsm-reference §3.6 (and ipc/{util,msg,sem,shm}.c)
 EXPECTED_ORDER = {
@@ -841,7 +841,7 @@ EXPECTED_ORDER = {
     "msgrcv": ["ipc_permission", "msg_queue_msgrcv", "msg_queue_msgrcv",
                "msg_msg_free_security"],
     "semop": ["ipc_permission", "sem_semop"],
-    "shmat": ["ipc_permission", "shm_shmat"],
+    "shmat": ["ipc_permission", "shm_shmat", "mmap_file"],  # do_shmat maps the segment
     "shmctl-rmid": ["shm_shmctl", "shm_free_security"],
     "shmctl-rmid-root-nonowner": ["capable", "shm_shmctl", "shm_free_security"],
     "shmctl-lock-root": ["shm_shmctl", "capable"],

@@ -10,6 +10,8 @@ import pytest
 
 from kernel_sim import (
     EACCES,
+    IPC_CREAT,
+    IPC_PRIVATE,
     MAP_ANONYMOUS,
     MAP_PRIVATE,
     MAP_SHARED,
@@ -17,6 +19,7 @@ from kernel_sim import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    SHM_EXEC,
     SIGSEGV,
     Kernel,
     SyscallError,
@@ -43,6 +46,7 @@ allow nomap_t launcher_t:fd use;
 allow nofd_t nofd_exec_t:file { entrypoint read execute map };
 allow { daemon_t nomap_t nofd_t } launcher_t:process sigchld;
 allow launcher_t blob_t:file { read write open map };
+allow launcher_t self:shm { create associate read write unix_read unix_write };
 """
 CTX = "system_u:system_r:launcher_t:s0"
 
@@ -126,3 +130,23 @@ def test_mmap_needs_map_and_executable_memory_needs_execmem(policy: Any) -> None
     denied = [line.split("{ ")[1].split(" }")[0] for line in k.audit_log()
               if line.startswith("type=AVC")]
     assert denied == ["execmem", "execmem", "execute"]
+
+
+def test_executable_sysv_shared_memory_needs_execmem(policy: Any) -> None:
+    """shmat(SHM_EXEC) maps the segment's private file executable: process:execmem only."""
+    seen: dict[str, Any] = {}
+
+    def prog(p: Any) -> Any:
+        h = yield from p.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o700)
+        seen["rw"] = (yield from p.shmat(h)) > 0
+        try:
+            yield from p.shmat(h, SHM_EXEC)
+        except SyscallError as e:
+            seen["exec"] = e.errno
+
+    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    k.spawn(prog, context=CTX)
+    k.run()
+    assert seen == {"rw": True, "exec": EACCES}
+    avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
+    assert len(avc) == 1 and "{ execmem }" in avc[0] and f"tcontext={CTX} tclass=process" in avc[0]

@@ -150,6 +150,8 @@ class FileHooks:
 
     def inode_has_perm(self: SELinux, sid: int, inode: Any, names: tuple[str, ...],
                        ad: Any) -> int:
+        if inode.is_private:  # kernel-internal (IS_PRIVATE): never checked
+            return 0
         isid = self.inode_sid(inode)
         sclass = inode.security[self.slot].sclass
         if not sclass:
