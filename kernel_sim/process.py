@@ -88,9 +88,20 @@ class Mapping:
     backing: bytearray
     prot: int
     shared: bool
-    kind: str  # "anon", "sysv-shm", "posix-shm", ...
+    kind: str  # "anon", "heap" (malloc), "file", "file-private", "sysv-shm", ...
     obj: Any = None  # the shm segment / file the mapping came from
     offset: int = 0
+    #: ``vm_file``: the open file a file mapping came from (for mprotect's checks).
+    #: Deliberate difference: it is kept without a reference, so the file is released when
+    #: its descriptors close rather than at munmap (nothing observable hangs on that)
+    file: Any = None
+    #: ``anon_vma``: a private file mapping that has been written (its pages were copied)
+    cow: bool = False
+
+    def piece(self, start: int, size: int) -> Mapping:
+        """The part [start, start + size) of this mapping, as a mapping of its own."""
+        return Mapping(start, size, self.backing, self.prot, self.shared, self.kind, self.obj,
+                       self.offset + (start - self.start), self.file, self.cow)
 
 
 class AddressSpace:
@@ -128,7 +139,7 @@ class AddressSpace:
         for start, m in self.maps.items():
             backing = m.backing if m.shared else bytearray(m.backing)
             new.maps[start] = Mapping(m.start, m.size, backing, m.prot, m.shared, m.kind, m.obj,
-                                      m.offset)
+                                      m.offset, m.file, m.cow)
         return new
 
 

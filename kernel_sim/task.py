@@ -214,6 +214,8 @@ class Task(ProcessSyscalls, FileSyscalls, IpcSyscalls, PosixIpcSyscalls, NetSysc
         assert m is not None
         if not m.prot & c.PROT_WRITE:
             self.kernel.fault(self, c.SIGSEGV)
+        if m.file is not None and not m.shared:
+            m.cow = True  # the private copy now differs from the file
         base = addr - m.start + offset + m.offset
         backing = m.backing
         if len(backing) < base + n:

@@ -92,11 +92,11 @@ def do_mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int,
     if inode.data is None:
         inode.data = bytearray()
     if maptype == c.MAP_SHARED:
-        m = Mapping(0, size, inode.data, prot, True, "file", inode, offset)
+        m = Mapping(0, size, inode.data, prot, True, "file", inode, offset, file)
     else:
         snap = bytearray(inode.data[offset:offset + size])
         snap.extend(bytes(size - len(snap)))
-        m = Mapping(0, size, snap, prot, False, "file-private", inode)
+        m = Mapping(0, size, snap, prot, False, "file-private", inode, file=file)
     m.start = mmap_region(mm, addr, size, fixed)
     mm.add(m)
     return m.start
@@ -109,11 +109,9 @@ def unmap_range(mm: AddressSpace, addr: int, size: int) -> None:
         del mm.maps[m.start]
         m_end = m.start + m.size
         if m.start < addr:
-            mm.add(Mapping(m.start, addr - m.start, m.backing, m.prot, m.shared, m.kind, m.obj,
-                           m.offset))
+            mm.add(m.piece(m.start, addr - m.start))
         if end < m_end:
-            mm.add(Mapping(end, m_end - end, m.backing, m.prot, m.shared, m.kind, m.obj,
-                           m.offset + (end - m.start)))
+            mm.add(m.piece(end, m_end - end))
 
 
 def do_munmap(task: Task, addr: int, length: int) -> int:
@@ -121,6 +119,50 @@ def do_munmap(task: Task, addr: int, length: int) -> int:
     if not isinstance(addr, int) or addr % c.PAGE_SIZE or not length or length < 0:
         raise SyscallError(c.EINVAL)
     unmap_range(task.process.mm, addr, page_align(length))
+    return 0
+
+
+_PROT_SEM = 0x8
+
+
+def do_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
+    """mprotect(2): EINVAL for an unaligned address or unknown bits, ENOMEM for a hole in the
+    range, EACCES to make a shared file mapping writable through a read-only file; then, vma
+    by vma, ``security_file_mprotect`` and the change (an error leaves the earlier ones
+    changed, as Linux's loop does)."""
+    if (not isinstance(addr, int) or not isinstance(length, int) or not isinstance(prot, int)
+            or addr % c.PAGE_SIZE or length < 0
+            or prot & ~(c.PROT_READ | c.PROT_WRITE | c.PROT_EXEC | _PROT_SEM)):
+        raise SyscallError(c.EINVAL)
+    prot &= ~_PROT_SEM  # accepted and ignored, as on x86
+    if not length:
+        return 0
+    end = addr + page_align(length)
+    mm = task.process.mm
+    vmas = sorted((m for m in mm.maps.values() if m.start < end and addr < m.start + m.size),
+                  key=lambda m: m.start)
+    pos = addr
+    for m in vmas:
+        if m.start > pos:
+            raise SyscallError(c.ENOMEM)
+        pos = m.start + m.size
+    if pos < end:
+        raise SyscallError(c.ENOMEM)
+    k = task.kernel
+    for m in vmas:
+        if (m.shared and prot & c.PROT_WRITE and m.file is not None
+                and not m.file.f_mode & FMODE_WRITE):
+            raise SyscallError(c.EACCES)  # no VM_MAYWRITE
+        check(k.security.file_mprotect(m, prot, prot))
+        del mm.maps[m.start]
+        lo, hi = max(m.start, addr), min(m.start + m.size, end)
+        if m.start < lo:
+            mm.add(m.piece(m.start, lo - m.start))
+        if hi < m.start + m.size:
+            mm.add(m.piece(hi, m.start + m.size - hi))
+        middle = m.piece(lo, hi - lo)
+        middle.prot = prot
+        mm.add(middle)
     return 0
 
 
@@ -134,6 +176,6 @@ def mem_alloc(task: Task, size: int) -> int:
     mm = task.process.mm
     size = page_align(size)
     m = Mapping(mm.place(size), size, bytearray(size), c.PROT_READ | c.PROT_WRITE, False,
-                "anon")
+                "heap")
     mm.add(m)
     return m.start

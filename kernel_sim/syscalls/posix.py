@@ -126,6 +126,12 @@ class PosixIpcSyscalls:
         yield
 
     @syscall
+    def mprotect(self: Task, addr: int, length: int, prot: int) -> Any:
+        """Change the protection of mapped pages (``file_mprotect`` per mapping)."""
+        return _mmap.do_mprotect(self, addr, length, prot)
+        yield
+
+    @syscall
     def link(self: Task, oldpath: str, newpath: str) -> Any:
         """link(2) (``do_linkat`` + ``vfs_link``); here because glibc's sem_open needs it."""
         k = self.kernel

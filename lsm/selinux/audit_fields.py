@@ -246,7 +246,8 @@ class NetAudit(AuditData):
 #: x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) for what kernel-sim models.
 SYSCALL_NR: dict[str, int] = {
     "read": 0, "write": 1, "open": 2, "close": 3, "stat": 4, "fstat": 5, "lstat": 6,
-    "lseek": 8, "mmap": 9, "munmap": 11, "rt_sigaction": 13, "ioctl": 16, "access": 21,
+    "lseek": 8, "mmap": 9, "mprotect": 10, "munmap": 11, "rt_sigaction": 13, "ioctl": 16,
+    "access": 21,
     "pipe": 22, "dup": 32, "dup2": 33, "pause": 34, "nanosleep": 35, "getpid": 39,
     "socket": 41, "connect": 42, "accept": 43, "sendto": 44, "recvfrom": 45, "sendmsg": 46,
     "recvmsg": 47, "shutdown": 48, "bind": 49, "listen": 50, "getsockname": 51,

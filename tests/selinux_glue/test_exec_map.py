@@ -150,3 +150,34 @@ def test_executable_sysv_shared_memory_needs_execmem(policy: Any) -> None:
     assert seen == {"rw": True, "exec": EACCES}
     avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
     assert len(avc) == 1 and "{ execmem }" in avc[0] and f"tcontext={CTX} tclass=process" in avc[0]
+
+
+def test_mprotect_to_executable_checks_execheap_execmem_and_execmod(policy: Any) -> None:
+    """The malloc heap needs execheap, anonymous memory execmem, a private copy of a file that
+    was written execmod (plus the file's execute); an untouched private map only execute."""
+    seen: dict[str, Any] = {}
+    rx = PROT_READ | PROT_EXEC
+
+    def prog(p: Any) -> Any:
+        heap = p.mem_alloc(4096)
+        anon = yield from p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        fd = yield from p.open("/tmp/blob", O_RDWR)
+        written = yield from p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd)
+        p.mem_write(written, 0, b"\x90")
+        clean = yield from p.mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd)
+        for what, addr in (("heap", heap), ("anon", anon), ("written", written),
+                           ("clean", clean)):
+            try:
+                yield from p.mprotect(addr, 4096, rx)
+                seen[what] = 0
+            except SyscallError as e:
+                seen[what] = e.errno
+
+    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    k.install("/tmp/blob", b"x" * 4096, label="system_u:object_r:blob_t:s0", mode=0o666)
+    k.spawn(prog, context=CTX)
+    k.run()
+    assert seen == {"heap": EACCES, "anon": EACCES, "written": EACCES, "clean": EACCES}
+    denied = [line.split("{ ")[1].split(" }")[0] for line in k.audit_log()
+              if line.startswith("type=AVC")]
+    assert denied == ["execheap", "execmem", "execmod", "execute"]

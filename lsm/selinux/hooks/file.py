@@ -349,7 +349,26 @@ class FileHooks:
             rc = self.inode_has_perm(sid, file.inode, ("map",), self._file_audit(file))
             if rc:
                 return rc
-        shared = flags & MAP_TYPE == MAP_SHARED
+        return self._file_map_prot_check(sid, file, prot, flags & MAP_TYPE == MAP_SHARED)
+
+    def file_mprotect(self: SELinux, vma: Any, reqprot: int, prot: int) -> int:
+        """``selinux_file_mprotect``: making pages executable that were not may need
+        ``process:execheap`` (the malloc heap) or ``file:execmod`` (a private file mapping
+        that was written); then ``file_map_prot_check``.  (No stacks are modelled, so
+        ``execstack`` never comes up.)"""
+        sid = self.current_sid()
+        if prot & PROT_EXEC and not vma.prot & PROT_EXEC:
+            rc = 0
+            if vma.kind == "heap":
+                rc = self.check(sid, sid, "process", "execheap")
+            elif vma.file is not None and vma.cow:
+                rc = self.file_has_perm_sid(sid, vma.file, ("execmod",))
+            if rc:
+                return rc
+        return self._file_map_prot_check(sid, vma.file, prot, vma.shared)
+
+    def _file_map_prot_check(self: SELinux, sid: int, file: Any, prot: int,
+                             shared: bool) -> int:
         # an executable mapping of anonymous or private memory, or a writable private copy
         # of a file, is memory the task could write code into: process:execmem
         if prot & PROT_EXEC and (file is None or file.inode.is_private
