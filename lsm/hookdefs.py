@@ -90,7 +90,8 @@ HOOKS: tuple[HookSpec, ...] = (
     _i("inode_permission", "inode", "mask"),
     _i("inode_getattr", "path"),
     _i("inode_setattr", "dentry", "attr"),
-    _i("inode_setxattr", "dentry", "name", "value", "flags"),
+    # default 1: "no module handled it", and the kernel applies cap_inode_setxattr (as Linux)
+    _i("inode_setxattr", "dentry", "name", "value", "flags", default=1),
     _v("inode_post_setxattr", "dentry", "name", "value", "flags"),
     _i("inode_getsecurity", "inode", "name", default=-_e.EOPNOTSUPP),
     _v("d_instantiate", "dentry", "inode"),

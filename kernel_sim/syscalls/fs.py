@@ -8,7 +8,7 @@ from attrs import frozen
 
 from kernel_sim import constants as c
 from kernel_sim import namei
-from kernel_sim.caps import CAP_CHOWN, CAP_FOWNER, CAP_SYS_RESOURCE
+from kernel_sim.caps import CAP_CHOWN, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE
 from kernel_sim.errors import SyscallError
 from kernel_sim.namei import check
 from kernel_sim.syscall import syscall
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from kernel_sim.kernel import Kernel
     from kernel_sim.task import Task
     from kernel_sim.vfs import File, Inode
+
+
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+XATTR_NAME_MAX, XATTR_SIZE_MAX = 255, 65536
 
 
 @frozen
@@ -372,6 +376,22 @@ class FileSyscalls:
         yield
 
     @syscall
+    def setxattr(self: Task, path: str, name: str, value: Any, flags: int = 0) -> Any:
+        """setxattr(2) (``path_setxattr`` + ``vfs_setxattr``): the namespace rules, the
+        ``inode_setxattr`` hook (or, if no module handles it, ``cap_inode_setxattr``: a
+        ``security.*`` name needs CAP_SYS_ADMIN), the store, ``inode_post_setxattr``."""
+        return _setxattr(self, path, name, value, flags)
+        yield
+
+    @syscall
+    def setfilecon(self: Task, path: str, context: str) -> Any:
+        """libselinux ``setfilecon``: ``setxattr(path, "security.selinux", context + NUL)``."""
+        if not isinstance(context, str):
+            raise SyscallError(c.EFAULT)
+        return _setxattr(self, path, "security.selinux", context.encode() + b"\0", 0)
+        yield
+
+    @syscall
     def getfilecon(self: Task, path: str) -> Any:
         inode = namei.lookup(self, path)
         rc = self.kernel.security.inode_getsecurity(inode, "selinux")
@@ -382,3 +402,42 @@ class FileSyscalls:
             raise SyscallError(c.ENODATA)
         return raw.decode()
         yield
+
+
+def _setxattr(task: Task, path: str, name: str, value: Any, flags: int) -> int:
+    """The body of setxattr(2) and libselinux's setfilecon."""
+    k = task.kernel
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes | bytearray) or not isinstance(name, str):
+        raise SyscallError(c.EFAULT)
+    if flags & ~(XATTR_CREATE | XATTR_REPLACE):
+        raise SyscallError(c.EINVAL)
+    if not name or len(name) > XATTR_NAME_MAX:
+        raise SyscallError(c.ERANGE)
+    if len(value) > XATTR_SIZE_MAX:
+        raise SyscallError(c.E2BIG)
+    inode = namei.lookup(task, path)
+    prefix = name.split(".", 1)[0] + "."
+    if prefix not in ("security.", "system.", "trusted.", "user."):
+        raise SyscallError(c.EOPNOTSUPP)  # no handler for the namespace
+    if prefix == "trusted." and not k.capable(task, CAP_SYS_ADMIN):
+        raise SyscallError(c.EPERM)
+    if prefix == "user." and not (inode.is_reg() or inode.is_dir()):
+        raise SyscallError(c.EPERM)
+    if prefix in ("trusted.", "user."):
+        check(namei.inode_permission(task, inode, c.MAY_WRITE))
+    dentry = k.dentry_of(inode)
+    rc = k.security.inode_setxattr(dentry, name, bytes(value), flags)
+    if rc == 1:  # cap_inode_setxattr
+        rc = 0 if (prefix != "security." or name == "security.capability"
+                   or k.capable(task, CAP_SYS_ADMIN)) else -c.EPERM
+    check(rc)
+    if flags & XATTR_CREATE and name in inode.xattrs:
+        raise SyscallError(c.EEXIST)
+    if flags & XATTR_REPLACE and name not in inode.xattrs:
+        raise SyscallError(c.ENODATA)
+    inode.xattrs[name] = bytes(value)
+    inode.ctime = k.env.now
+    k.security.inode_post_setxattr(dentry, name, bytes(value), flags)
+    return 0

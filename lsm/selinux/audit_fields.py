@@ -271,6 +271,7 @@ SYSCALL_NR: dict[str, int] = {
 #: kernel-sim calls that are libc wrappers: the system call glibc really makes for them.
 SYSCALL_ALIASES: dict[str, str] = {
     "waitpid": "wait4",
+    "setfilecon": "setxattr",  # libselinux
     "getrlimit": "prlimit64",  # glibc implements both with prlimit64(0, ...)
     "setrlimit": "prlimit64",
     "prlimit": "prlimit64",

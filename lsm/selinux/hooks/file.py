@@ -19,6 +19,7 @@ from lsm.selinux.ss.policydb import (
     SECURITY_FS_USE_GENFS,
     SECURITY_FS_USE_TASK,
     SECURITY_FS_USE_TRANS,
+    SECURITY_FS_USE_XATTR,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_SHARED, MAP_TYPE = 0x01, 0x0F
 POLICYDB_CAP_OPENPERM = 2
-EOPNOTSUPP = 95
+EOPNOTSUPP, EINVAL, EPERM = 95, 22, 1
+CAP_FOWNER = 3
+XATTR_NAME_SELINUX = "security.selinux"
+#: labelling behaviours whose filesystems store labels (SBLABEL_MNT)
+_SBLABEL_BEHAVIORS = (SECURITY_FS_USE_XATTR, SECURITY_FS_USE_TRANS, SECURITY_FS_USE_TASK)
 
 #: labels a freshly booted tree gets (as restorecon with a tiny file_contexts would)
 BOOT_LABELS = (("/", "root_t"), ("/etc", "etc_t"), ("/usr", "bin_t"), ("/usr/bin", "bin_t"),
@@ -74,7 +79,7 @@ class FileHooks:
         sid = 0
         if raw is not None:
             try:
-                sid = self.server.context_to_sid(raw.decode())
+                sid = self.server.context_to_sid(raw.decode().rstrip("\0"))
             except (PolicyError, ValueError, UnicodeDecodeError):
                 sid = self.unlabeled_sid  # an invalid label reads as unlabeled
         elif sbsec.behavior == SECURITY_FS_USE_TASK:
@@ -269,6 +274,50 @@ class FileHooks:
         perm = ("write",) if set(attr) == {"size"} else ("setattr",)
         return self.inode_has_perm(self.current_sid(), dentry.inode, perm,
                                    self._inode_audit(dentry.inode))
+
+    def inode_setxattr(self: SELinux, dentry: Any, name: str, value: bytes, flags: int) -> int:
+        """``selinux_inode_setxattr``: another attribute needs ``setattr``; a relabel needs
+        ownership (or CAP_FOWNER), ``relabelfrom`` the old label, a valid context,
+        ``relabelto`` it, the validatetrans rules and ``filesystem:associate``."""
+        inode = dentry.inode
+        sid = self.current_sid()
+        if name != XATTR_NAME_SELINUX:
+            return self.inode_has_perm(sid, inode, ("setattr",), self._inode_audit(inode))
+        if self._sbsec(inode.sb).behavior not in _SBLABEL_BEHAVIORS:
+            return -EOPNOTSUPP
+        task = self.security.current
+        if task.cred.fsuid != inode.uid and not self.kernel.capable(task, CAP_FOWNER):
+            return -EPERM
+        ad = DentryAudit(dentry.name, inode.sb.dev, inode.ino)
+        old = self.inode_sid(inode)
+        sclass = inode.security[self.slot].sclass
+        rc = self.has_perm(sid, old, sclass, self._perm_bits(sclass, "relabelfrom"), ad)
+        if rc:
+            return rc
+        text = value.rstrip(b"\0").decode("utf-8", "surrogateescape")
+        try:
+            newsid = self.server.context_to_sid(text)
+        except (PolicyError, ValueError):
+            self.audit.log_invalid_user_context("setxattr", text)
+            return -EINVAL
+        rc = self.has_perm(sid, newsid, sclass, self._perm_bits(sclass, "relabelto"), ad)
+        if rc:
+            return rc
+        if not self.server.validate_transition(old, newsid, sid, sclass) and self.enforcing:
+            return -EPERM
+        return self.check(newsid, self._sbsec(inode.sb).sid, "filesystem", "associate", ad=ad)
+
+    def inode_post_setxattr(self: SELinux, dentry: Any, name: str, value: bytes,
+                            flags: int) -> None:
+        """The new label takes effect (and what was remembered under the old one is void)."""
+        if name == XATTR_NAME_SELINUX:
+            isec = dentry.inode.security[self.slot]
+            isec.initialized = False
+            self._inode_doinit(dentry.inode, dentry)
+
+    def _perm_bits(self: SELinux, sclass: int, perm: str) -> int:
+        cname = self.policy.policydb.class_by_value(sclass).name if sclass else "file"
+        return self.av(cname, perm)[1]
 
     def inode_getsecurity(self: SELinux, inode: Any, name: str) -> Any:
         if name != "selinux":
