@@ -48,6 +48,29 @@ def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None
     return deco
 
 
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,),
+                                              "bytes": (bytes, bytearray, memoryview)}
+
+
+def _bad_argument(name: str, body: Callable[..., Any], args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> TypeError | None:
+    """After a TypeError inside a syscall: the argument whose type contradicts the syscall's
+    annotation, as a TypeError naming it (None if none does: a kernel bug, re-raised)."""
+    import inspect
+
+    try:
+        bound = inspect.signature(body).bind(None, *args, **kwargs)
+    except TypeError as e:
+        return TypeError(f"{name}(): {e}")
+    for param, value in list(bound.arguments.items())[1:]:
+        annotation = body.__annotations__.get(param)
+        want = _SIMPLE_TYPES.get(annotation) if isinstance(annotation, str) else None
+        if want is not None and not isinstance(value, want):
+            return TypeError(f"{name}() argument {param!r} must be {annotation}, "
+                             f"not {type(value).__name__}")
+    return None
+
+
 def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable[..., Any]:
     """The generator every call of syscall ``name`` runs (one frame around the body: the
     hot path of every simulated program goes through here)."""
@@ -89,6 +112,11 @@ def _make_syscall(name: str, body: Callable[..., Any], restart: str) -> Callable
                 new_program = e
                 result = 0
                 break
+            except TypeError as e:  # name the argument of the wrong type, as Python's os does
+                clearer = _bad_argument(name, body, args, kwargs)
+                if clearer is None:
+                    raise
+                raise clearer from e
         task.in_syscall = None
         flow = kernel.flow
         if flow is not None:

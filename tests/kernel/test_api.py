@@ -195,3 +195,15 @@ def test_run_until_stops_at_simulated_time() -> None:
     assert k.now == 10.0 and k.exit_status(pid) is None
     k.run()
     assert os.WIFEXITED(k.exit_status(pid)) and k.now >= 100.0
+
+
+def test_a_wrongly_typed_argument_is_named_like_pythons_os_does() -> None:
+    """A TypeError inside a syscall becomes one naming the argument against its annotation
+    (a program bug, reported as the program's error), as os.open("x", "r") would."""
+    def prog(p):  # type: ignore[no-untyped-def]
+        yield from p.open("/tmp/x", "r")
+
+    k = Kernel()
+    k.spawn(prog)
+    with pytest.raises(ProgramError, match=r"open\(\) argument 'flags' must be int, not str"):
+        k.run()
