@@ -79,6 +79,40 @@ class ProcessSyscalls:
         yield
 
     @syscall
+    def capget(self: Task, pid: int = 0) -> Any:
+        """capget(2) -> (effective, permitted, inheritable) bit masks of a process (the
+        ``capget`` hook decides whether the caller may see them)."""
+        target = self.process.task0 if pid == 0 else None
+        if pid:
+            if type(pid) is not int or pid < 0:
+                raise _err(c.EINVAL)
+            proc = self.kernel.processes.get(pid)
+            if proc is None or proc.task0 is None:
+                raise _err(c.ESRCH)
+            target = proc.task0
+        assert target is not None
+        cred = target.cred
+        check_hook(self.kernel.security.capget(target, cred.cap_effective,
+                                               cred.cap_inheritable, cred.cap_permitted))
+        return cred.cap_effective, cred.cap_permitted, cred.cap_inheritable
+        yield
+
+    @syscall
+    def capset(self: Task, effective: int, permitted: int, inheritable: int) -> Any:
+        """capset(2) on the caller (another pid is EPERM on Linux): permitted may only
+        shrink, effective must stay within it, inheritable needs CAP_SETPCAP to grow past
+        the permitted set (cap_capset); then the ``capset`` hook."""
+        k = self.kernel
+        old = self.cred
+        new = k.prepare_creds(self)
+        check_hook(k.security.capset(new, old, effective, inheritable, permitted))
+        new.cap_effective, new.cap_permitted, new.cap_inheritable = (
+            effective, permitted, inheritable)
+        k.commit_creds(self, new)
+        return 0
+        yield
+
+    @syscall
     def setuid(self: Task, uid: int) -> Any:
         """setuid(2): with CAP_SETUID set every uid, else only the effective one (to r/s uid)."""
         k = self.kernel

@@ -124,3 +124,34 @@ def test_group_and_session_queries_of_others_call_the_hooks() -> None:
     check_ok(k, pid)
     assert out["init"] == c.EPERM and out["sid_init"] == c.EACCES and out["setpgid"] == 0
     assert calls == [("getpgid", 1), ("getsid", 1), ("setpgid", out["kid"])]
+
+
+def test_capset_drops_capabilities_for_good_and_capget_reads_them() -> None:
+    from kernel_sim.caps import CAP_KILL
+
+    out: dict[str, Any] = {}
+    kill_bit = 1 << CAP_KILL
+
+    def victim(p: Any) -> Gen:
+        yield from p.nanosleep(0.05)
+
+    def prog(p: Any, target: int) -> Gen:
+        eff, perm, inh = yield from p.capget()
+        out["root has kill"] = bool(eff & kill_bit and perm & kill_bit)
+        out["peek"] = (yield from p.capget(target))[0]
+        out["drop eff"] = yield from err(p.capset(eff & ~kill_bit, perm, inh))
+        out["kill after eff drop"] = yield from err(p.kill(target, 0))
+        out["raise eff again"] = yield from err(p.capset(eff, perm, inh))  # still permitted
+        out["drop perm"] = yield from err(p.capset(eff & ~kill_bit, perm & ~kill_bit, inh))
+        out["regain"] = yield from err(p.capset(eff, perm, inh))
+        out["eff outside perm"] = yield from err(p.capset(kill_bit, 0, 0))
+
+    k = Kernel()
+    t = k.spawn(victim, uid=1000, gid=1000)
+    pid = k.spawn(prog, t)
+    k.run()
+    check_ok(k, pid)
+    assert out["root has kill"] and out["peek"] == 0
+    assert out["drop eff"] == 0 and out["kill after eff drop"] == c.EPERM
+    assert out["raise eff again"] == 0 and out["drop perm"] == 0
+    assert out["regain"] == c.EPERM and out["eff outside perm"] == c.EPERM

@@ -346,3 +346,28 @@ def test_rlimits_reset_without_rlimitinh_and_hard_changes_need_setrlimit(policy:
            if line.startswith("type=AVC")}
     assert f"tcontext={ALPHA} tclass=process" in avc["setrlimit"]
     assert f"tcontext={BETA} tclass=process" in avc["rlimitinh"]
+
+
+def test_capget_and_capset_need_process_permissions(policy: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def beta(p: Any) -> Any:
+        yield from p.nanosleep(0.01)
+
+    def alpha(p: Any, target: int) -> Any:
+        yield from p.nanosleep(0.001)
+        for name, call in (("getcap", p.capget(target)), ("setcap", p.capset(0, 0, 0))):
+            try:
+                yield from call
+                seen[name] = 0
+            except SyscallError as e:
+                seen[name] = e.errno
+
+    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    target = k.spawn(beta, context=BETA)
+    k.spawn(alpha, target, context=ALPHA)
+    k.run()
+    assert seen == {"getcap": EACCES, "setcap": EACCES}
+    avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
+    assert "{ getcap }" in avc[0] and f"tcontext={BETA} tclass=process" in avc[0]
+    assert "{ setcap }" in avc[1] and f"tcontext={ALPHA} tclass=process" in avc[1]

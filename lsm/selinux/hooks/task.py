@@ -57,6 +57,16 @@ class TaskHooks:
         sid = self.current_sid()
         return self.check(sid, sid, "process", "fork")
 
+    # -- capability sets ---------------------------------------------------------------------
+    def capget(self: SELinux, target: Any, effective: int, inheritable: int,
+               permitted: int) -> int:
+        return self.check(self.current_sid(), self.task_sid(target), "process", "getcap")
+
+    def capset(self: SELinux, new: Any, old: Any, effective: int, inheritable: int,
+               permitted: int) -> int:
+        sid = self.cred_sid(old)
+        return self.check(sid, sid, "process", "setcap")
+
     # -- resource limits -----------------------------------------------------------------------
     def task_setrlimit(self: SELinux, p: Any, resource: int, new_rlim: Any) -> int:
         """Changing a hard limit needs ``process:setrlimit`` (soft ones are the owner's)."""
