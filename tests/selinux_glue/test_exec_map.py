@@ -105,6 +105,16 @@ def test_a_program_the_new_domain_cannot_map_kills_the_process(policy: Any, name
     assert " syscall=59 success=no exit=-13 " in syscall
 
 
+def _denials_of(policy: Any, prog: Any) -> list[str]:
+    """Run ``prog`` as launcher_t with /tmp/blob (blob_t) installed; the denied perms."""
+    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    k.install("/tmp/blob", b"x" * 4096, label="system_u:object_r:blob_t:s0", mode=0o666)
+    k.spawn(prog, context=CTX)
+    k.run()
+    return [line.split("{ ")[1].split(" }")[0] for line in k.audit_log()
+            if line.startswith("type=AVC")]
+
+
 def test_mmap_needs_map_and_executable_memory_needs_execmem(policy: Any) -> None:
     seen: dict[str, Any] = {}
 
@@ -121,14 +131,9 @@ def test_mmap_needs_map_and_executable_memory_needs_execmem(policy: Any) -> None
             except SyscallError as e:
                 seen[what] = e.errno
 
-    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
-    k.install("/tmp/blob", b"x" * 4096, label="system_u:object_r:blob_t:s0", mode=0o666)
-    k.spawn(prog, context=CTX)
-    k.run()
+    denied = _denials_of(policy, prog)
     assert seen["shared rw"] > 0
     assert seen["anon exec"] == seen["private writable exec"] == seen["file exec"] == EACCES
-    denied = [line.split("{ ")[1].split(" }")[0] for line in k.audit_log()
-              if line.startswith("type=AVC")]
     assert denied == ["execmem", "execmem", "execute"]
 
 
@@ -173,11 +178,6 @@ def test_mprotect_to_executable_checks_execheap_execmem_and_execmod(policy: Any)
             except SyscallError as e:
                 seen[what] = e.errno
 
-    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
-    k.install("/tmp/blob", b"x" * 4096, label="system_u:object_r:blob_t:s0", mode=0o666)
-    k.spawn(prog, context=CTX)
-    k.run()
+    denied = _denials_of(policy, prog)
     assert seen == {"heap": EACCES, "anon": EACCES, "written": EACCES, "clean": EACCES}
-    denied = [line.split("{ ")[1].split(" }")[0] for line in k.audit_log()
-              if line.startswith("type=AVC")]
     assert denied == ["execheap", "execmem", "execmod", "execute"]
