@@ -73,7 +73,7 @@ class LifecycleMixin:
         proc = Process(0, parent.comm, parent, parent.files, parent.mm, WaitQueue(self.env),
                        WaitQueue(self.env), pgid=parent.pgid, sid=parent.sid, cwd=parent.cwd,
                        umask=parent.umask, exe=parent.exe, cmdline=parent.cmdline,
-                       exec_done=False, rlimits=list(parent.rlimits))
+                       exec_done=False, rlimits=list(parent.rlimits), nice=parent.nice)
         child = TaskCls(self, 0, proc, cred, task.comm)
         rc = self.security.task_alloc(child, 0)
         if rc:

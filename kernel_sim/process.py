@@ -173,6 +173,8 @@ class Process:
     exe: str = ""
     #: ``signal->rlim``: (soft, hard) per RLIMIT_* (kernel values; see kernel_sim.rlimit)
     rlimits: list[tuple[int, int]] = field(factory=lambda: list(INIT_RLIMITS))
+    #: nice value (-20..19): kept and inherited, not used for scheduling (no CPU model)
+    nice: int = 0
     #: the process has exec'd since its fork (Linux: PF_FORKNOEXEC clear); its parent may
     #: then no longer setpgid() it
     exec_done: bool = True

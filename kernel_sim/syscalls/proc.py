@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_sim import constants as c
 from kernel_sim import rlimit
-from kernel_sim.caps import CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_PTRACE
+from kernel_sim.caps import CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_NICE, CAP_SYS_PTRACE
 from kernel_sim.errors import SyscallError, TaskExit
 from kernel_sim.syscall import RESTART_NOHAND, RESTART_SYS, Interrupted, syscall
 
@@ -252,6 +252,65 @@ class ProcessSyscalls:
         if pid:
             check_hook(self.kernel.security.task_getsid(p.task0))
         return p.sid
+        yield
+
+    # -- priority ----------------------------------------------------------------------------
+    def _prio_targets(self: Task, which: int, who: int) -> list[Process]:
+        if type(which) is not int or type(who) is not int or which not in (0, 1, 2):
+            raise _err(c.EINVAL)
+        procs = [p for p in self.kernel.processes.values()
+                 if p.task0 is not None and p.exit_status is None]
+        if which == 0:  # PRIO_PROCESS
+            pid = who or self.process.pid
+            return [p for p in procs if p.pid == pid]
+        if which == 1:  # PRIO_PGRP
+            pgid = who or self.process.pgid
+            return [p for p in procs if p.pgid == pgid]
+        uid = who or self.cred.uid  # PRIO_USER
+        return [p for p in procs if p.task0 is not None and p.task0.cred.uid == uid]
+
+    @syscall
+    def setpriority(self: Task, which: int, who: int, nice: int) -> Any:
+        """setpriority(2) as Python's ``os.setpriority``: each target needs the caller's
+        euid to be its uid or euid (else EPERM) unless CAP_SYS_NICE; lowering a nice value
+        needs RLIMIT_NICE room or CAP_SYS_NICE (EACCES); then ``task_setnice``."""
+        targets = self._prio_targets(which, who)
+        if type(nice) is not int:
+            raise _err(c.EINVAL)
+        nice = min(max(nice, -20), 19)
+        k = self.kernel
+        error = c.ESRCH
+        for p in targets:
+            assert p.task0 is not None
+            pcred = p.task0.cred
+            if self.cred.euid not in (pcred.uid, pcred.euid) and not k.capable(
+                    self, CAP_SYS_NICE):
+                error = c.EPERM
+                continue
+            if nice < p.nice and not (20 - nice <= rlimit.task_rlimit(p, c.RLIMIT_NICE)
+                                      or k.capable(self, CAP_SYS_NICE)):
+                error = c.EACCES
+                continue
+            rc = k.security.task_setnice(p.task0, nice)
+            if rc:
+                error = -rc
+                continue
+            if error == c.ESRCH:
+                error = 0
+            p.nice = nice
+        if error:
+            raise _err(error)
+        return 0
+        yield
+
+    @syscall
+    def getpriority(self: Task, which: int, who: int) -> Any:
+        """getpriority(2) as Python's ``os.getpriority``: the lowest nice value among the
+        targets (no LSM hook, as Linux)."""
+        targets = self._prio_targets(which, who)
+        if not targets:
+            raise _err(c.ESRCH)
+        return min(p.nice for p in targets)
         yield
 
     # -- resource limits ---------------------------------------------------------------------

@@ -258,7 +258,7 @@ SYSCALL_NR: dict[str, int] = {
     "rmdir": 84, "link": 86, "unlink": 87, "symlink": 88, "readlink": 89, "chmod": 90,
     "fchmod": 91, "chown": 92, "fchown": 93, "ptrace": 101, "getuid": 102, "getgid": 104,
     "setuid": 105, "setgid": 106, "geteuid": 107, "getegid": 108, "setpgid": 109,
-    "capget": 125, "capset": 126,
+    "capget": 125, "capset": 126, "getpriority": 140, "setpriority": 141,
     "getppid": 110, "getpgrp": 111, "setsid": 112, "getpgid": 121, "getsid": 124,
     "mknod": 133, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "getxattr": 191,
     "lgetxattr": 192, "fgetxattr": 193, "gettid": 186, "tkill": 200, "futex": 202,

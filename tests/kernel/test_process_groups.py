@@ -155,3 +155,36 @@ def test_capset_drops_capabilities_for_good_and_capget_reads_them() -> None:
     assert out["drop eff"] == 0 and out["kill after eff drop"] == c.EPERM
     assert out["raise eff again"] == 0 and out["drop perm"] == 0
     assert out["regain"] == c.EPERM and out["eff outside perm"] == c.EPERM
+
+
+def test_setpriority_and_getpriority() -> None:
+    out: dict[str, Any] = {}
+
+    def other(p: Any) -> Gen:
+        yield from p.nanosleep(0.05)
+
+    def user(p: Any, o: int) -> Gen:
+        out["raise own"] = yield from err(p.setpriority(0, 0, 5))
+        out["lower own"] = yield from err(p.setpriority(0, 0, 0))  # needs CAP_SYS_NICE
+        out["other user"] = yield from err(p.setpriority(0, o, 10))
+        out["missing"] = yield from err(p.setpriority(0, 4242, 10))
+        out["bad which"] = yield from err(p.setpriority(7, 0, 1))
+        out["own"] = yield from p.getpriority(0, 0)
+
+    def root(p: Any, o: int) -> Gen:
+        yield from p.nanosleep(0.01)
+        out["root lowers other"] = yield from err(p.setpriority(0, o, -5))
+        out["other now"] = yield from p.getpriority(0, o)
+        out["clamped"] = yield from err(p.setpriority(0, 0, -99))
+        out["root now"] = yield from p.getpriority(0, 0)
+
+    k = Kernel()
+    o = k.spawn(other, uid=2000, gid=2000)
+    u = k.spawn(user, o, uid=1000, gid=1000)
+    r = k.spawn(root, o)
+    k.run()
+    for pid in (u, r):
+        check_ok(k, pid)
+    assert out == {"raise own": 0, "lower own": c.EACCES, "other user": c.EPERM,
+                   "missing": c.ESRCH, "bad which": c.EINVAL, "own": 5,
+                   "root lowers other": 0, "other now": -5, "clamped": 0, "root now": -20}

@@ -371,3 +371,25 @@ def test_capget_and_capset_need_process_permissions(policy: Any) -> None:
     avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
     assert "{ getcap }" in avc[0] and f"tcontext={BETA} tclass=process" in avc[0]
     assert "{ setcap }" in avc[1] and f"tcontext={ALPHA} tclass=process" in avc[1]
+
+
+def test_renicing_another_process_needs_setsched(policy: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def beta(p: Any) -> Any:
+        yield from p.nanosleep(0.01)
+
+    def alpha(p: Any, target: int) -> Any:
+        yield from p.nanosleep(0.001)
+        try:
+            yield from p.setpriority(0, target, 19)  # root, so DAC allows it
+        except SyscallError as e:
+            seen["renice"] = e.errno
+
+    k = Kernel(lsms=[SELinux(policy, mode="enforcing")])
+    target = k.spawn(beta, context=BETA)
+    k.spawn(alpha, target, context=ALPHA)
+    k.run()
+    assert seen == {"renice": EACCES}
+    avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
+    assert len(avc) == 1 and "{ setsched }" in avc[0] and f"tcontext={BETA}" in avc[0]

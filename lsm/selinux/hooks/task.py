@@ -57,6 +57,9 @@ class TaskHooks:
         sid = self.current_sid()
         return self.check(sid, sid, "process", "fork")
 
+    def task_setnice(self: SELinux, p: Any, nice: int) -> int:
+        return self.check(self.current_sid(), self.task_sid(p), "process", "setsched")
+
     # -- capability sets ---------------------------------------------------------------------
     def capget(self: SELinux, target: Any, effective: int, inheritable: int,
                permitted: int) -> int:
