@@ -393,3 +393,32 @@ def test_renicing_another_process_needs_setsched(policy: Any) -> None:
     assert seen == {"renice": EACCES}
     avc = [line for line in k.audit_log() if line.startswith("type=AVC")]
     assert len(avc) == 1 and "{ setsched }" in avc[0] and f"tcontext={BETA}" in avc[0]
+
+
+@pytest.mark.parametrize(("caps", "needs_open"), [
+    (("open_perms",), True),
+    (("extended_socket_class",), False),  # its bit used to be mistaken for open_perms
+])
+def test_file_open_needs_open_exactly_under_the_open_perms_capability(
+        policy: Any, caps: tuple[str, ...], needs_open: bool) -> None:
+    from lsm.selinux.ss.policydb_consts import POLICYCAP_NAMES
+
+    seen: dict[str, Any] = {}
+
+    def alpha(p: Any) -> Any:  # alpha_t may read its own FIFOs but not open them
+        try:
+            yield from p.open("/tmp/f", O_RDONLY | 0o4000)  # O_NONBLOCK: no writer needed
+            seen["rc"] = 0
+        except SyscallError as e:
+            seen["rc"] = e.errno
+
+    saved = policy.policydb.policycaps
+    policy.policydb.policycaps = sum(1 << POLICYCAP_NAMES.index(n) for n in caps)
+    try:
+        k, _, _ = run(policy, [(alpha, ALPHA)],
+                      setup=lambda k: k.mkfifo("/tmp/f", 0o666, label=ALPHA))
+    finally:
+        policy.policydb.policycaps = saved
+    opened = [line for line in k.audit_log() if "{ open }" in line]
+    assert seen["rc"] == (EACCES if needs_open else 0)
+    assert bool(opened) == needs_open

@@ -36,7 +36,6 @@ F_SETFL, F_GETFL, F_SETOWN, F_GETOWN = 4, 3, 8, 9
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_SHARED, MAP_TYPE = 0x01, 0x0F
-POLICYDB_CAP_OPENPERM = 2
 EOPNOTSUPP, EINVAL, EPERM = 95, 22, 1
 CAP_FOWNER = 3
 XATTR_NAME_SELINUX = "security.selinux"
@@ -336,7 +335,7 @@ class FileHooks:
         fsec.isid = self.inode_sid(inode)
         fsec.pseqno = self.server.seqno
         names = self.file_to_av(file)
-        if self.policy.policydb.policycaps >> POLICYDB_CAP_OPENPERM & 1:
+        if self.policy.policydb.has_policycap("open_perms"):
             names = (*names, "open")
         return self.inode_has_perm(self.cred_sid(file.cred), inode, names,
                                    self._file_audit(file))
