@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 
 XATTR_CREATE, XATTR_REPLACE = 1, 2
+FIONREAD, FIONBIO, FIONCLEX, FIOCLEX, FIOASYNC = 0x541B, 0x5421, 0x5450, 0x5451, 0x5452
+FASYNC = 0o20000
 XATTR_NAME_MAX, XATTR_SIZE_MAX = 255, 65536
 
 
@@ -208,6 +210,30 @@ class FileSyscalls:
         file.count += 1
         files.install(newfd, file)
         return newfd
+        yield
+
+    @syscall
+    def ioctl(self: Task, fd: int, cmd: int, arg: Any = 0) -> Any:
+        """ioctl(2): the ``file_ioctl`` hook, then the generic commands (``do_vfs_ioctl``):
+        FIOCLEX/FIONCLEX, FIONBIO, FIOASYNC, FIONREAD (bytes readable on a pipe, a socket or
+        a regular file); any other command is ENOTTY (no device is modelled)."""
+        files = self.process.files
+        file = files.get(fd)
+        if type(cmd) is not int:
+            raise SyscallError(c.EINVAL)
+        check(self.kernel.security.file_ioctl(file, cmd, arg))
+        if cmd == FIOCLEX:
+            files.cloexec.add(fd)
+        elif cmd == FIONCLEX:
+            files.cloexec.discard(fd)
+        elif cmd in (FIONBIO, FIOASYNC):
+            bit = c.O_NONBLOCK if cmd == FIONBIO else FASYNC
+            file.flags = file.flags | bit if arg else file.flags & ~bit
+        elif cmd == FIONREAD:
+            return _readable(file)
+        else:
+            raise SyscallError(c.ENOTTY)
+        return 0
         yield
 
     @syscall
@@ -441,3 +467,16 @@ def _setxattr(task: Task, path: str, name: str, value: Any, flags: int) -> int:
     inode.ctime = k.env.now
     k.security.inode_post_setxattr(dentry, name, bytes(value), flags)
     return 0
+
+
+def _readable(file: Any) -> int:
+    """FIONREAD: bytes a read would find now."""
+    inode = file.inode
+    if inode.pipe is not None:
+        return len(inode.pipe.buf)
+    sock = getattr(file.private, "sk", None)
+    if sock is not None:
+        return sum(len(skb.data) - getattr(skb, "off", 0) for skb in sock.rcvq)
+    if inode.data is not None:
+        return max(0, len(inode.data) - getattr(file, "pos", 0))
+    raise SyscallError(c.ENOTTY)

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from attrs import define, field, frozen, setters
 
 from lsm.selinux.audit import AUDIT_UNSET, AuditLog
 from lsm.selinux.audit_fields import AuditData
+from lsm.selinux.avc_xperms import ExtendedPerms
 from lsm.selinux.ss.avd import AVD_FLAGS_NEVERAUDIT, AVD_FLAGS_PERMISSIVE, AvDecision
 
 __all__ = [
@@ -142,6 +143,8 @@ class AvcNode:
     #: granted a check and are valid exactly while this holds (its decision never changes:
     #: an update replaces the node)
     live: bool = True
+    #: ioctl extended-permission decisions (``lsm.selinux.avc_xperms.XpNode``), on first use
+    xp: Any = None
 
 
 def _slow_bits(avd: AvDecision) -> int:
@@ -185,7 +188,7 @@ def _power_of_two(_inst: object, attribute: object, value: int) -> None:
 
 
 @define(on_setattr=setters.NO_OP)  # no generated __setattr__: counters are bumped on the hot path
-class AccessVectorCache:
+class AccessVectorCache(ExtendedPerms):
     """``avc.c``: lookup, insert, threshold reclaim, permissive grants, reset, auditing.
 
     The hook glue calls :meth:`has_perm` (``avc_has_perm``).  The security server (or whoever
@@ -455,7 +458,8 @@ class AccessVectorCache:
         )
         fast = self.fast_path
         slow = _slow_bits(new_avd) if fast else _DEAD
-        self._link(AvcNode(ssid, tsid, tclass, new_avd, slow, fast), orig)
+        node = AvcNode(ssid, tsid, tclass, new_avd, slow, fast, xp=orig.xp)
+        self._link(node, orig)
         return 0
 
     def lookup(self, ssid: int, tsid: int, tclass: int) -> AvDecision | None:

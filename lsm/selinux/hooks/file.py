@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from weakref import WeakSet
 
-from lsm.selinux.audit_fields import DentryAudit, InodeAudit, PathAudit
+from lsm.selinux.audit_fields import DentryAudit, InodeAudit, IoctlAudit, PathAudit
 from lsm.selinux.policy.errors import PolicyError
 from lsm.selinux.ss.policydb import (
     SECURITY_FS_USE_GENFS,
@@ -36,7 +36,11 @@ F_SETFL, F_GETFL, F_SETOWN, F_GETOWN = 4, 3, 8, 9
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_SHARED, MAP_TYPE = 0x01, 0x0F
-EOPNOTSUPP, EINVAL, EPERM = 95, 22, 1
+EOPNOTSUPP, EINVAL, EPERM, EACCES_ = 95, 22, 1, 13
+FIONREAD, FIONBIO, FIONCLEX, FIOCLEX, FIOASYNC = 0x541B, 0x5421, 0x5450, 0x5451, 0x5452
+#: commands checked as getattr / setattr rather than ioctl (FIBMAP, FIGETBSZ, FS_IOC_*)
+_IOCTL_GETATTR = (FIONREAD, 1, 2, 0x80086601, 0x80087601)
+_IOCTL_SETATTR = (0x40086602, 0x40087602)
 CAP_FOWNER = 3
 XATTR_NAME_SELINUX = "security.selinux"
 #: labelling behaviours whose filesystems store labels (SBLABEL_MNT)
@@ -373,6 +377,42 @@ class FileHooks:
                 if isec.memo_files is None:
                     isec.memo_files = WeakSet()
                 isec.memo_files.add(fsec)
+        return rc
+
+    def file_ioctl(self: SELinux, file: Any, cmd: int, arg: Any) -> int:
+        """``selinux_file_ioctl``: a few generic commands map to getattr/setattr or to fd
+        use alone; every other command is an ``ioctl`` check with its extended permission
+        (driver = high byte, function = low byte)."""
+        sid = self.current_sid()
+        if cmd in _IOCTL_GETATTR:
+            return self.file_has_perm_sid(sid, file, ("getattr",))
+        if cmd in _IOCTL_SETATTR:
+            return self.file_has_perm_sid(sid, file, ("setattr",))
+        if cmd in (FIONBIO, FIOASYNC):
+            return self.file_has_perm_sid(sid, file, ())
+        if cmd in (FIOCLEX, FIONCLEX) and self.policy.policydb.has_policycap(
+                "ioctl_skip_cloexec"):
+            return 0
+        return self._ioctl_has_perm(sid, file, cmd & 0xFFFF)
+
+    def _ioctl_has_perm(self: SELinux, sid: int, file: Any, cmd: int) -> int:
+        inode = file.inode
+        ad = IoctlAudit(file.path(), inode.sb.dev, inode.ino, cmd)
+        fsec = file.security[self.slot]
+        if sid != fsec.sid:
+            rc = self.has_perm(sid, fsec.sid, *self.fd_use, ad)
+            if rc:
+                return rc
+        if inode.is_private:
+            return 0
+        isid = self.inode_sid(inode)
+        sclass = inode.security[self.slot].sclass
+        bits = self._perm_bits(sclass, "ioctl")
+        if not sclass or not bits:
+            return 0 if self.allow_unknown or not sclass else -EACCES_
+        rc = self.avc.has_extended_perms(sid, isid, sclass, bits, cmd >> 8, cmd & 0xFF, ad)
+        if self.coverage is not None:
+            self.coverage(sid, isid, sclass, bits, rc)
         return rc
 
     def file_receive(self: SELinux, file: Any) -> int:
