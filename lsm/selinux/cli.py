@@ -90,12 +90,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from lsm.selinux.tools.search import Query, search
 
     kinds = set(args.kinds or ())
-    if args.A:
-        kinds.add("allow")
+    if args.A:  # as sesearch: allow and allowxperm
+        kinds |= {"allow", "allowxperm"}
     if not kinds:
         raise ToolError("one or more rule types must be specified "
-                        "(-A/--allow, --auditallow, --dontaudit, -T, --type_change, "
-                        "--type_member)")
+                        "(-A/--allow/--allowxperm, --auditallow, --dontaudit, -T, "
+                        "--type_change, --type_member)")
     db = _load(args.policy).policydb
     q = Query(frozenset(kinds), args.source, args.target, _split(args.tclass),
               _split(args.perms), _split(args.bool))
@@ -202,10 +202,12 @@ def _policy_parsers(sub: Any) -> None:
     ip.set_defaults(func=_guard("policy info", cmd_info))
     sp = psub.add_parser("search", help="TE rules, printed as sesearch does")
     sp.add_argument("policy", nargs="+", metavar="POLICY")
-    sp.add_argument("-A", action="store_true", help="allow rules")
+    sp.add_argument("-A", action="store_true", help="allow and allowxperm rules")
     for flag, kind in (("--allow", "allow"), ("--auditallow", "auditallow"),
                        ("--dontaudit", "dontaudit"), ("--type_change", "type_change"),
-                       ("--type_member", "type_member")):
+                       ("--type_member", "type_member"), ("--allowxperm", "allowxperm"),
+                       ("--auditallowxperm", "auditallowxperm"),
+                       ("--dontauditxperm", "dontauditxperm")):
         sp.add_argument(flag, dest="kinds", action="append_const", const=kind)
     sp.add_argument("-T", "--type_trans", dest="kinds", action="append_const",
                     const="type_transition")

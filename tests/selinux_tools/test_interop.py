@@ -102,6 +102,8 @@ def test_search_equals_sesearch_on_debian_policy(debian: object, args: list[str]
 @pytest.mark.parametrize("args", [
     ["-A", "-s", "web_t"], ["-A", "-b", "web_debug"], ["--dontaudit", "-s", "web_domain"],
     ["-T", "-s", "web_t"], ["--type_change", "--type_member"], ["-A", "-t", "web_domain"],
+    ["--allowxperm", "--auditallowxperm", "--dontauditxperm"],
+    ["--allowxperm", "-s", "web_domain", "-c", "file"],
 ], ids=" ".join)
 def test_search_equals_sesearch_on_checkpolicy_build(cli: Run, tools_binary: Path,
                                                      args: list[str]) -> None:

@@ -17,9 +17,23 @@ def search(cli: Run, *args: str) -> list[str]:
 
 
 def test_allow_rules_with_conditional_suffix(cli: Run) -> None:
-    assert search(cli, "-A", "-s", "web_t", "-t", "web_content_t") == [
+    assert search(cli, "--allow", "-s", "web_t", "-t", "web_content_t") == [
         "allow web_t web_content_t:dir { getattr search };",
+        "allow web_t web_content_t:file ioctl;",
         "allow web_t web_content_t:file { getattr open read }; [ web_read_content ]:True",
+    ]
+
+
+def test_xperm_rules_print_command_ranges_and_a_counts_them_as_allow(cli: Run) -> None:
+    assert search(cli, "-A", "-s", "web_t", "-t", "web_content_t", "-c", "file") == [
+        "allow web_t web_content_t:file ioctl;",
+        "allow web_t web_content_t:file { getattr open read }; [ web_read_content ]:True",
+        "allowxperm web_t web_content_t:file ioctl 0x8900-0x89ff;",
+        "allowxperm web_t web_content_t:file ioctl { 0x5401-0x5402 0x5410 };",
+    ]
+    assert search(cli, "--dontauditxperm", "--auditallowxperm") == [
+        "auditallowxperm web_t web_content_t:file ioctl 0x5401;",
+        "dontauditxperm web_domain web_content_t:file ioctl 0x5404;",
     ]
 
 

@@ -75,12 +75,12 @@ def policy_stats(db: P.PolicyDB, neverallow: int = 0) -> dict[str, int]:
     s["roles"] = sum(1 for _ in db.roles)
     s["booleans"] = sum(1 for _ in db.bools)
     s["cond_exprs"] = len(db.cond_list)
-    keys = [k[3] for k in db.avtab]
-    keys += [k[3] for n in db.cond_list for k, _ in (*n.true_list, *n.false_list)]
-    for kind in keys:
-        name = _AV_KEYS.get(kind)
-        if name is not None:
-            s[name] += 1
+    entries = list(db.avtab.items())
+    entries += [e for n in db.cond_list for e in (*n.true_list, *n.false_list)]
+    for key, data in entries:
+        name = _AV_KEYS.get(key[3])
+        if name is not None:  # an xperm key holds one datum per driver/function entry
+            s[name] += len(data) if isinstance(data, tuple) else 1
     s["type_trans"] += len(db.filename_trans)
     s["neverallow"] = neverallow
     s["range_trans"] = len(db.range_trans)

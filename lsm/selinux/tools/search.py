@@ -24,7 +24,8 @@ __all__ = ["RULE_KINDS", "Query", "TeRule", "cond_text", "iter_rules", "search"]
 RULE_KINDS: dict[int, str] = {
     P.AVTAB_ALLOWED: "allow", P.AVTAB_AUDITALLOW: "auditallow", P.AVTAB_AUDITDENY: "dontaudit",
     P.AVTAB_TRANSITION: "type_transition", P.AVTAB_CHANGE: "type_change",
-    P.AVTAB_MEMBER: "type_member",
+    P.AVTAB_MEMBER: "type_member", P.AVTAB_XPERMS_ALLOWED: "allowxperm",
+    P.AVTAB_XPERMS_AUDITALLOW: "auditallowxperm", P.AVTAB_XPERMS_DONTAUDIT: "dontauditxperm",
 }  # fmt: skip
 _FULL = 0xFFFFFFFF
 #: setools' operator text and precedence (``ConditionalOperator``)
@@ -45,12 +46,18 @@ class TeRule:
     filename: str | None = None
     cond: int | None = None
     branch: bool = True
+    #: the ioctl commands of an extended-permission rule
+    xperms: tuple[int, ...] = ()
 
     def text(self, db: P.PolicyDB, conds: list[str]) -> str:
         """The rule as ``sesearch`` prints it."""
         head = f"{self.kind} {db.type_name(self.source)} {db.type_name(self.target)}:" \
                f"{db.class_name(self.tclass)}"
-        if self.default:
+        if self.xperms:
+            runs = _ranges(self.xperms)
+            body = f"{head} ioctl {runs[0]}" if len(runs) == 1 else \
+                f"{head} ioctl {{ {' '.join(runs)} }}"
+        elif self.default:
             body = f"{head} {db.type_name(self.default)}"
             if self.filename is not None:
                 body += f" {self.filename}"
@@ -89,29 +96,50 @@ def _flatten(items: Iterable[object]) -> Iterator[str]:
             yield str(x)
 
 
-def _rule(key: P.AvtabKey, data: P.AvtabData, cond: int | None, branch: bool) -> TeRule | None:
+def _ranges(values: tuple[int, ...]) -> list[str]:
+    """setools' IoctlSet text: runs of consecutive commands as ``0xa-0xb``."""
+    out: list[str] = []
+    start = prev = values[0]
+    for v in (*values[1:], None):
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        out.append(f"{start:#06x}" if start == prev else f"{start:#06x}-{prev:#06x}")
+        if v is not None:
+            start = prev = v
+    return out
+
+
+def _xperm_values(x: P.ExtendedPerms) -> tuple[int, ...]:
+    if x.specified == P.AVTAB_XPERMS_IOCTLFUNCTION:
+        return tuple(x.driver << 8 | f for f in range(256) if x.perms >> f & 1)
+    return tuple(d << 8 | f for d in range(256) if x.perms >> d & 1 for f in range(256))
+
+
+def _rules(key: P.AvtabKey, data: P.AvtabData, cond: int | None,
+           branch: bool) -> Iterator[TeRule]:
     s, t, c, kind = key
     name = RULE_KINDS.get(kind)
-    if name is None or not isinstance(data, int):
-        return None  # extended-permission rules are not searched
-    if kind & P.AVTAB_TYPE:
-        return TeRule(name, s, t, c, default=data, cond=cond, branch=branch)
-    perms = (~data & _FULL) if kind == P.AVTAB_AUDITDENY else data
-    return TeRule(name, s, t, c, perms=perms, cond=cond, branch=branch)
+    if name is None:
+        return
+    if not isinstance(data, int):  # extended permissions: one rule per driver/function entry
+        for x in data:
+            yield TeRule(name, s, t, c, cond=cond, branch=branch, xperms=_xperm_values(x))
+    elif kind & P.AVTAB_TYPE:
+        yield TeRule(name, s, t, c, default=data, cond=cond, branch=branch)
+    else:
+        perms = (~data & _FULL) if kind == P.AVTAB_AUDITDENY else data
+        yield TeRule(name, s, t, c, perms=perms, cond=cond, branch=branch)
 
 
 def iter_rules(db: P.PolicyDB) -> Iterator[TeRule]:
     """Every TE rule of the kernel policy: avtab, conditional lists, named transitions."""
     for key, data in db.avtab.items():
-        r = _rule(key, data, None, True)
-        if r is not None:
-            yield r
+        yield from _rules(key, data, None, True)
     for i, node in enumerate(db.cond_list):
         for branch, rules in ((True, node.true_list), (False, node.false_list)):
             for key, data in rules:
-                r = _rule(key, data, i, branch)
-                if r is not None:
-                    yield r
+                yield from _rules(key, data, i, branch)
     for (s, t, c, name), new in db.filename_trans.items():
         yield TeRule("type_transition", s, t, c, default=new, filename=name)
 
@@ -169,7 +197,7 @@ def search(db: P.PolicyDB, q: Query) -> list[str]:
         if classes and r.tclass not in classes:
             continue
         if q.perms:
-            if r.default:
+            if r.default or r.xperms:
                 continue
             cls = db.class_by_value(r.tclass)
             if not any(r.perms >> (cls.all_perms[p] - 1) & 1 for p in q.perms
