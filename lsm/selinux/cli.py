@@ -154,7 +154,7 @@ def cmd_audit2allow(args: argparse.Namespace) -> int:
 
     denials = read_log(args.input)
     policy = _load(args.policy) if args.policy else None
-    proposal = propose(denials, policy, args.input)
+    proposal = propose(denials, policy, args.input, xperms=args.xperms)
     if policy is not None:
         if _is_binary(args.policy[0]):
             print(f"kernel-sim audit2allow: note: {args.policy[0]} is a binary policy, which "
@@ -241,6 +241,8 @@ def register(sub: Any) -> None:
     ap.add_argument("-M", metavar="NAME", help="write the module to NAME.te")
     ap.add_argument("-m", metavar="NAME", help="print a module named NAME")
     ap.add_argument("-o", "--output", metavar="FILE", help="append the output to FILE")
+    ap.add_argument("-x", "--xperms", action="store_true",
+                    help="also grant the ioctl commands of ioctl denials (allowxperm)")
     ap.add_argument("--force", action="store_true",
                     help="emit rules that violate neverallow rules (with a warning)")
     ap.set_defaults(func=_guard("audit2allow", cmd_audit2allow))

@@ -106,3 +106,17 @@ def test_bad_input_is_exit_2(cli: Run, tmp_path: Path) -> None:
     log = write_log(tmp_path, ["type=AVC msg=audit(1.0:1): avc:  denied  { read } for x"])
     rc, _, err = cli("audit2allow", "-i", str(log))
     assert rc == 2 and "malformed AVC record" in err
+
+
+def test_ioctl_commands_become_allowxperm_with_x(cli: Run, tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text("".join(
+        avc("ioctl", WEB, CONTENT, "file", serial=i).replace(
+            " scontext=", f" ioctlcmd={cmd:#x} scontext=") + "\n"
+        for i, cmd in enumerate((0x5403, 0x5404), 1)))
+    rc, out, err = cli("audit2allow", "-x", "-i", str(log))
+    assert rc == 0, err
+    assert out.splitlines()[-2:] == ["allow web_t web_content_t:file ioctl;",
+                                     "allowxperm web_t web_content_t:file ioctl { 0x5403-0x5404 };"]
+    rc, out, err = cli("audit2allow", "-i", str(log))
+    assert "allowxperm" not in out

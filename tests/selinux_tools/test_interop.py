@@ -150,3 +150,21 @@ def test_naive_grant_violates_neverallow(cli: Run, tools_binary: Path, tmp_path:
     rc, out, err = cli("audit2allow", "-i", str(log), "-p", str(tools_binary))
     assert rc == 0 and "keeps no neverallow rules" in err
     assert "allow web_t secret_t:file read;" in out
+
+
+def test_audit2allow_xperms_equals_real_audit2allow_x(cli: Run, tools_binary: Path,
+                                                       tmp_path: Path) -> None:
+    """ioctl denials that extended permissions caused: the plain rule is already there, and
+    -x asks for the commands in allowxperm (runs as ranges), as the real tool does."""
+    require("audit2allow")
+    log = tmp_path / "audit.log"
+    log.write_text("".join(
+        avc("ioctl", WEB, CONTENT, "file", serial=i).replace(
+            " scontext=", f" ioctlcmd={cmd:#x} scontext=") + "\n"
+        for i, cmd in enumerate((0x5403, 0x5405, 0x5406, 0x8a01), 1)))
+    for flags in ([], ["-x"]):
+        theirs = tool("audit2allow", *flags, "-i", str(log), "-p", str(tools_binary))
+        rc, out, err = cli("audit2allow", *flags, "-i", str(log), "-p", str(tools_binary))
+        assert rc == 0, err
+        assert [x for x in out.splitlines() if x] == [x for x in theirs.splitlines() if x]
+    assert "allowxperm web_t web_content_t:file ioctl { 0x5403 0x5405-0x5406 0x8a01 };" in out

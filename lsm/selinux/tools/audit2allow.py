@@ -42,6 +42,8 @@ class Group:
     notes: list[str] = field(factory=list)
     commented: set[str] = field(factory=set)
     warnings: list[str] = field(factory=list)
+    #: ioctl commands to grant with ``allowxperm`` (``-x``)
+    xperms: set[int] = field(factory=set)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -103,12 +105,15 @@ def _note_for(g: Group, r: AvReason, d: AvcDenial, perm: str) -> None:
 
 
 def propose(denials: Sequence[AvcDenial], policy: Policy | None = None,
-            source: str = "<log>") -> Proposal:
-    """Group denials and decide, permission by permission, what to grant."""
+            source: str = "<log>", xperms: bool = False) -> Proposal:
+    """Group denials and decide, permission by permission, what to grant; with ``xperms``
+    (``audit2allow -x``) an ioctl denial also asks for its command in ``allowxperm``."""
     out = Proposal()
     cache: dict[tuple[str, str, str, str], AvReason] = {}
     for d in denials:
         g = out.group(_key(d))
+        if xperms and d.ioctlcmd is not None and "ioctl" in d.perms:
+            g.xperms.add(d.ioctlcmd)
         for perm in d.perms:
             if policy is None:
                 g.grant.add(perm)
@@ -121,6 +126,11 @@ def propose(denials: Sequence[AvcDenial], policy: Policy | None = None,
                 g.grant.add(perm)
                 if r.code == 1:
                     g.note("#!!!! This avc has a dontaudit rule in the current policy")
+            elif r.code == REASON_ALLOW and perm == "ioctl" and d.ioctlcmd is not None:
+                # allowed as a permission, denied by the command's extended permission
+                g.note("#!!!! This avc is allowed in the current policy\n#!!!! This av rule "
+                       "may have been overridden by an extended permission av rule")
+                g.grant.add(perm)
             else:
                 _note_for(g, r, d, perm)
     for g in out.groups.values():
@@ -164,4 +174,19 @@ def format_module(p: Proposal, name: str | None = None) -> str:
             lines.append(w)
         if g.grant:
             lines.append(f"allow {s} {t}:{c} {_perms_text(sorted(g.grant))};")
+        if g.xperms:
+            lines.append(f"allowxperm {s} {t}:{c} ioctl {_xperm_text(sorted(g.xperms))};")
     return "\n".join(lines) + "\n"
+
+
+def _xperm_text(cmds: Sequence[int]) -> str:
+    """sepolgen's XpermSet text: one command bare, else ``{ a b-c }`` (runs as ranges)."""
+    runs: list[tuple[int, int]] = []
+    for v in cmds:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    if len(runs) == 1 and runs[0][0] == runs[0][1]:
+        return hex(runs[0][0])
+    return "{ " + " ".join(hex(a) if a == b else f"{hex(a)}-{hex(b)}" for a, b in runs) + " }"

@@ -41,6 +41,8 @@ class AvcDenial:
     serial: int
     line: str
     lineno: int
+    #: the ioctl command of an ``ioctl`` denial (``ioctlcmd=0x5403``), if the record has one
+    ioctlcmd: int | None = None
 
     @property
     def stype(self) -> str:
@@ -84,11 +86,16 @@ def parse_lines(lines: Iterable[str], source: str = "<log>") -> list[AvcDenial]:
                 raise ToolError(f"{source}:{lineno}: malformed AVC record: bad {key} "
                                 f"{fields[key]!r}")
         stamp = _STAMP.search(line)
+        try:
+            ioctlcmd = int(fields["ioctlcmd"], 16) if "ioctlcmd" in fields else None
+        except ValueError:
+            raise ToolError(f"{source}:{lineno}: malformed AVC record: bad ioctlcmd "
+                            f"{fields['ioctlcmd']!r}") from None
         out.append(AvcDenial(
             scontext=fields["scontext"], tcontext=fields["tcontext"], tclass=fields["tclass"],
             perms=perms, permissive=fields.get("permissive") == "1",
             comm=fields.get("comm", ""), serial=int(stamp.group(2)) if stamp else 0,
-            line=line.strip(), lineno=lineno,
+            line=line.strip(), lineno=lineno, ioctlcmd=ioctlcmd,
         ))
     return out
 
