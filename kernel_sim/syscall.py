@@ -48,8 +48,11 @@ def syscall(fn: F | None = None, *, restart: str = RESTART_SYS, name: str | None
     return deco
 
 
-_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,),
-                                              "bytes": (bytes, bytearray, memoryview)}
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,),
+    "bytes": (bytes, bytearray, memoryview), "int | None": (int, type(None)),
+    "float | None": (int, float, type(None)),
+}
 
 
 def _bad_argument(name: str, body: Callable[..., Any], args: tuple[Any, ...],

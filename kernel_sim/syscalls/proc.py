@@ -82,10 +82,10 @@ class ProcessSyscalls:
     def capget(self: Task, pid: int = 0) -> Any:
         """capget(2) -> (effective, permitted, inheritable) bit masks of a process (the
         ``capget`` hook decides whether the caller may see them)."""
+        if type(pid) is not int or pid < 0:
+            raise _err(c.EINVAL)
         target = self.process.task0 if pid == 0 else None
         if pid:
-            if type(pid) is not int or pid < 0:
-                raise _err(c.EINVAL)
             proc = self.kernel.processes.get(pid)
             if proc is None or proc.task0 is None:
                 raise _err(c.ESRCH)
