@@ -164,12 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Any]:
-    """Sub-commands contributed by the application layers (policy tools, labs); imported
-    here, at the CLI, so the kernel proper never imports a security module."""
-    from lsm.selinux.cli import register
-    from scenarios.labs.cli import register as register_labs
+    """Sub-commands contributed by the application layers (policy tools, labs), found through
+    the ``kernel_sim.commands`` entry-point group the package declares, so the kernel never
+    names a security module.  (A source tree that was never installed has none.)"""
+    from importlib.metadata import entry_points
 
-    return [register, register_labs]
+    return [ep.load() for ep in sorted(entry_points(group="kernel_sim.commands"),
+                                       key=lambda ep: ep.name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
