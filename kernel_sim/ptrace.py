@@ -61,8 +61,6 @@ class PtraceMixin:
         """Generator: a signal-delivery-stop (``ptrace_signal``).  Every signal but SIGKILL
         stops a tracee and is reported to the tracer, whose PTRACE_CONT/PTRACE_DETACH
         ``data`` is the signal then delivered (0: suppressed).  Returns that signal."""
-        import simpy
-
         proc = task.process
         tracer = proc.ptracer
         assert tracer is not None
@@ -73,16 +71,7 @@ class PtraceMixin:
         if not (act is not None and act.flags & c.SA_NOCLDSTOP):
             self.send_signal(tracer.process, c.SIGCHLD, kernel=True)
         tracer.process.child_wait.wake_all()
-        while proc.stopped and proc.group_exit is None and not task.killed:
-            ev = proc.cont_wait.prepare()
-            task.sleeping = True
-            try:
-                yield ev
-            except simpy.Interrupt:
-                pass
-            finally:
-                task.sleeping = False
-        self.security.current = task
+        yield from self.stay_stopped(task)
         resumed = proc.ptrace_resume or 0
         proc.ptrace_resume = None
         return resumed

@@ -192,10 +192,25 @@ class SignalMixin:
         self.do_group_exit(task.process, w_exitcode(0, sig, core=task.process.dumpable))
         raise TaskExit(task.process.group_exit or 0)
 
-    def do_signal_stop(self: Kernel, task: Task, sig: int) -> Any:
-        """Generator: stop the thread group until SIGCONT, SIGKILL or a tracer resumes it."""
+    def stay_stopped(self: Kernel, task: Task) -> Any:
+        """Generator: sleep while the thread group is stopped (until SIGCONT, a tracer's
+        resume, SIGKILL or a group exit); a signal only re-checks."""
         import simpy
 
+        proc = task.process
+        while proc.stopped and proc.group_exit is None and not task.killed:
+            ev = proc.cont_wait.prepare()
+            task.sleeping = True
+            try:
+                yield ev
+            except simpy.Interrupt:
+                pass
+            finally:
+                task.sleeping = False
+        self.security.current = task
+
+    def do_signal_stop(self: Kernel, task: Task, sig: int) -> Any:
+        """Generator: stop the thread group until SIGCONT, SIGKILL or a tracer resumes it."""
         proc = task.process
         if not proc.stopped:
             proc.stopped = True
@@ -209,16 +224,7 @@ class SignalMixin:
                 parent.child_wait.wake_all()
             if proc.ptracer is not None:
                 proc.ptracer.process.child_wait.wake_all()
-        while proc.stopped and proc.group_exit is None and not task.killed:
-            ev = proc.cont_wait.prepare()
-            task.sleeping = True
-            try:
-                yield ev
-            except simpy.Interrupt:
-                pass
-            finally:
-                task.sleeping = False
-        self.security.current = task
+        yield from self.stay_stopped(task)
 
 
 def _discard(proc: Process, sigs: frozenset[int] | set[int]) -> None:
