@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import interleaved, rates, simpy_store_pingpong
+from benchmarks.harness import interleaved, rates, run_timed, simpy_store_pingpong
 from kernel_sim import Kernel
 from lsm import BpfLsm
 
@@ -59,13 +58,7 @@ def kernel_pingpong(n: int, lsms: tuple[Any, ...] = ()) -> float:
         yield from p.waitpid(-1, 0)
         return 0
 
-    pid = k.spawn(ping)
-    t0 = time.process_time()
-    k.run()
-    elapsed = time.process_time() - t0
-    if k.exit_status(pid) != 0:
-        raise RuntimeError(f"ping-pong failed: {k.diagnostics}")
-    return elapsed
+    return run_timed(k, k.spawn(ping))
 
 
 def bench(n: int, repeat: int) -> dict[str, Any]:

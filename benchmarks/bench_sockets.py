@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from benchmarks.harness import simpy_store_pingpong
+from benchmarks.harness import run_timed, simpy_store_pingpong
 from kernel_sim import Kernel
 from kernel_sim import constants as c
 
@@ -51,12 +50,7 @@ def unix_pingpong(n: int, type_: int) -> float:
         yield from p.waitpid(-1, 0)
         return 0
 
-    pid = k.spawn(ping)
-    t0 = time.process_time()
-    k.run()
-    elapsed = time.process_time() - t0
-    assert k.exit_status(pid) == 0, k.diagnostics
-    return elapsed
+    return run_timed(k, k.spawn(ping))
 
 
 def simpy_pingpong(n: int) -> float:

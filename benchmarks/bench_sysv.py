@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from benchmarks.harness import simpy_store_pingpong
+from benchmarks.harness import run_timed, simpy_store_pingpong
 from kernel_sim import Kernel
 from kernel_sim import constants as c
 
@@ -50,10 +49,7 @@ def kernel_pingpong(n: int) -> float:
         yield from p.waitpid(-1, 0)
         return 0
 
-    k.spawn(ping)
-    t0 = time.process_time()
-    k.run()
-    return time.process_time() - t0
+    return run_timed(k, k.spawn(ping))
 
 
 def simpy_pingpong(n: int) -> float:

@@ -39,6 +39,17 @@ def simpy_store_pingpong(n: int, payload: bytes = b"x") -> float:
     return time.process_time() - t0
 
 
+def run_timed(k: Any, pid: int) -> float:
+    """CPU seconds of ``k.run()``; raises if the benchmark's program ``pid`` did not exit 0
+    (a failed run must not pass for a fast one)."""
+    t0 = time.process_time()
+    k.run()
+    elapsed = time.process_time() - t0
+    if k.exit_status(pid) != 0:
+        raise RuntimeError(f"benchmark program failed: {k.diagnostics}")
+    return elapsed
+
+
 def timed(fn: Callable[[], Any]) -> float:
     """CPU seconds of ``fn()``; if ``fn`` returns a float it is taken as its own timing
     (so a variant can leave its set-up, e.g. booting a kernel, out of the measurement)."""
