@@ -36,7 +36,7 @@ F_SETFL, F_GETFL, F_SETOWN, F_GETOWN = 4, 3, 8, 9
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_SHARED, MAP_TYPE = 0x01, 0x0F
-EOPNOTSUPP, EINVAL, EPERM, EACCES_ = 95, 22, 1, 13
+EOPNOTSUPP, EINVAL, EPERM, EACCES = 95, 22, 1, 13
 FIONREAD, FIONBIO, FIONCLEX, FIOCLEX, FIOASYNC = 0x541B, 0x5421, 0x5450, 0x5451, 0x5452
 #: commands checked as getattr / setattr rather than ioctl (FIBMAP, FIGETBSZ, FS_IOC_*)
 _IOCTL_GETATTR = (FIONREAD, 1, 2, 0x80086601, 0x80087601)
@@ -151,10 +151,13 @@ class FileHooks:
                 names.append("append")
             elif mask & MAY_WRITE:
                 names.append("write")
-            cname = self.policy.policydb.class_by_value(sclass).name if sclass else "file"
-            bits = self.av(cname, *names)[1]
-            self._mask_cache[key] = bits
+            bits = self._mask_cache[key] = self._perm_bits(sclass, *names)
         return bits
+
+    def _perm_bits(self: SELinux, sclass: int, *perms: str) -> int:
+        """The bits of permission names in an inode's class (``file`` if it has none)."""
+        cname = self.policy.policydb.class_by_value(sclass).name if sclass else "file"
+        return self.av(cname, *perms)[1]
 
     def inode_has_perm(self: SELinux, sid: int, inode: Any, names: tuple[str, ...],
                        ad: Any) -> int:
@@ -164,9 +167,7 @@ class FileHooks:
         sclass = inode.security[self.slot].sclass
         if not sclass:
             return 0
-        cname = self.policy.policydb.class_by_value(sclass).name
-        tclass, bits = self.av(cname, *names)
-        return self.has_perm(sid, isid, tclass, bits, ad)
+        return self.has_perm(sid, isid, sclass, self._perm_bits(sclass, *names), ad)
 
     def file_to_av(self: SELinux, file: Any) -> tuple[str, ...]:
         names: list[str] = []
@@ -214,7 +215,7 @@ class FileHooks:
         try:
             sid = self._new_inode_sid(dir, name, isec.sclass)
         except (PolicyError, ValueError):
-            return -13 if self.avc.enforcing else -EOPNOTSUPP
+            return -EACCES if self.avc.enforcing else -EOPNOTSUPP
         isec.sid, isec.initialized = sid, True
         inode.xattrs["security.selinux"] = self.context(sid).encode()
         return 0
@@ -235,7 +236,7 @@ class FileHooks:
         try:
             newsid = self._new_inode_sid(dir, dentry.name, sclass)
         except (PolicyError, ValueError):
-            return -13
+            return -EACCES
         rc = self.check(sid, newsid, cname, "create", ad=ad)
         if rc:
             return rc
@@ -317,10 +318,6 @@ class FileHooks:
             isec = dentry.inode.security[self.slot]
             isec.initialized = False
             self._inode_doinit(dentry.inode, dentry)
-
-    def _perm_bits(self: SELinux, sclass: int, perm: str) -> int:
-        cname = self.policy.policydb.class_by_value(sclass).name if sclass else "file"
-        return self.av(cname, perm)[1]
 
     def inode_getsecurity(self: SELinux, inode: Any, name: str) -> Any:
         if name != "selinux":
@@ -409,7 +406,7 @@ class FileHooks:
         sclass = inode.security[self.slot].sclass
         bits = self._perm_bits(sclass, "ioctl")
         if not sclass or not bits:
-            return 0 if self.allow_unknown or not sclass else -EACCES_
+            return 0 if self.allow_unknown or not sclass else -EACCES
         rc = self.avc.has_extended_perms(sid, isid, sclass, bits, cmd >> 8, cmd & 0xFF, ad)
         if self.coverage is not None:
             self.coverage(sid, isid, sclass, bits, rc)
