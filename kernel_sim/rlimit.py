@@ -125,10 +125,12 @@ def nproc_exceeded(task: Task) -> bool:
     on Linux) against the caller's soft limit; root, CAP_SYS_RESOURCE and CAP_SYS_ADMIN are
     exempt."""
     uid = task.cred.uid
+    if uid == 0:  # INIT_USER: no need to count
+        return False
     limit = task_rlimit(task.process, c.RLIMIT_NPROC)
     count = sum(len(p.threads) for p in task.kernel.processes.values()
                 if p.exit_status is None and p.task0 is not None and p.task0.cred.uid == uid)
-    if count < limit or uid == 0:
+    if count < limit:
         return False
     k = task.kernel
     return not (k.capable(task, CAP_SYS_RESOURCE) or k.capable(task, CAP_SYS_ADMIN))

@@ -106,12 +106,19 @@ def unmap_range(mm: AddressSpace, addr: int, size: int) -> None:
     """Remove [addr, addr+size) from ``mm``, splitting mappings that straddle its ends."""
     end = addr + size
     for m in [m for m in mm.maps.values() if m.start < end and addr < m.start + m.size]:
-        del mm.maps[m.start]
-        m_end = m.start + m.size
-        if m.start < addr:
-            mm.add(m.piece(m.start, addr - m.start))
-        if end < m_end:
-            mm.add(m.piece(end, m_end - end))
+        _cut(mm, m, addr, end)
+
+
+def _cut(mm: AddressSpace, m: Mapping, addr: int, end: int) -> Mapping:
+    """Take the part of ``m`` inside [addr, end) out of ``mm`` (the parts outside stay
+    mapped, as mappings of their own) and return it."""
+    del mm.maps[m.start]
+    lo, hi = max(m.start, addr), min(m.start + m.size, end)
+    if m.start < lo:
+        mm.add(m.piece(m.start, lo - m.start))
+    if hi < m.start + m.size:
+        mm.add(m.piece(hi, m.start + m.size - hi))
+    return m.piece(lo, hi - lo)
 
 
 def do_munmap(task: Task, addr: int, length: int) -> int:
@@ -154,13 +161,7 @@ def do_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
                 and not m.file.f_mode & FMODE_WRITE):
             raise SyscallError(c.EACCES)  # no VM_MAYWRITE
         check(k.security.file_mprotect(m, prot, prot))
-        del mm.maps[m.start]
-        lo, hi = max(m.start, addr), min(m.start + m.size, end)
-        if m.start < lo:
-            mm.add(m.piece(m.start, lo - m.start))
-        if hi < m.start + m.size:
-            mm.add(m.piece(hi, m.start + m.size - hi))
-        middle = m.piece(lo, hi - lo)
+        middle = _cut(mm, m, addr, end)
         middle.prot = prot
         mm.add(middle)
     return 0

@@ -437,6 +437,7 @@ def _setxattr(task: Task, path: str, name: str, value: Any, flags: int) -> int:
         value = value.encode()
     if not isinstance(value, bytes | bytearray) or not isinstance(name, str):
         raise SyscallError(c.EFAULT)
+    value = bytes(value)  # copied in once, as setxattr's kvmalloc copy
     if flags & ~(XATTR_CREATE | XATTR_REPLACE):
         raise SyscallError(c.EINVAL)
     if not name or len(name) > XATTR_NAME_MAX:
@@ -454,7 +455,7 @@ def _setxattr(task: Task, path: str, name: str, value: Any, flags: int) -> int:
     if prefix in ("trusted.", "user."):
         check(namei.inode_permission(task, inode, c.MAY_WRITE))
     dentry = k.dentry_of(inode)
-    rc = k.security.inode_setxattr(dentry, name, bytes(value), flags)
+    rc = k.security.inode_setxattr(dentry, name, value, flags)
     if rc == 1:  # cap_inode_setxattr
         rc = 0 if (prefix != "security." or name == "security.capability"
                    or k.capable(task, CAP_SYS_ADMIN)) else -c.EPERM
@@ -463,9 +464,9 @@ def _setxattr(task: Task, path: str, name: str, value: Any, flags: int) -> int:
         raise SyscallError(c.EEXIST)
     if flags & XATTR_REPLACE and name not in inode.xattrs:
         raise SyscallError(c.ENODATA)
-    inode.xattrs[name] = bytes(value)
+    inode.xattrs[name] = value
     inode.ctime = k.env.now
-    k.security.inode_post_setxattr(dentry, name, bytes(value), flags)
+    k.security.inode_post_setxattr(dentry, name, value, flags)
     return 0
 
 
@@ -476,7 +477,7 @@ def _readable(file: Any) -> int:
         return len(inode.pipe.buf)
     sock = getattr(file.private, "sk", None)
     if sock is not None:
-        return sum(len(skb.data) - getattr(skb, "off", 0) for skb in sock.rcvq)
+        return sum(len(skb.data) - skb.off for skb in sock.rcvq)
     if inode.data is not None:
-        return max(0, len(inode.data) - getattr(file, "pos", 0))
+        return max(0, len(inode.data) - file.pos)
     raise SyscallError(c.ENOTTY)
