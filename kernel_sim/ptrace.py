@@ -67,10 +67,7 @@ class PtraceMixin:
         proc.stopped = True
         proc.stop_report = sig
         proc.ptrace_resume = 0
-        act = tracer.process.sighand.get(c.SIGCHLD)
-        if not (act is not None and act.flags & c.SA_NOCLDSTOP):
-            self.send_signal(tracer.process, c.SIGCHLD, kernel=True)
-        tracer.process.child_wait.wake_all()
+        self.do_notify_parent_cldstop(tracer.process)
         yield from self.stay_stopped(task)
         resumed = proc.ptrace_resume or 0
         proc.ptrace_resume = None

@@ -192,6 +192,14 @@ class SignalMixin:
         self.do_group_exit(task.process, w_exitcode(0, sig, core=task.process.dumpable))
         raise TaskExit(task.process.group_exit or 0)
 
+    def do_notify_parent_cldstop(self: Kernel, parent: Process) -> None:
+        """Tell the process waiting on a stopped child (its parent or tracer): SIGCHLD
+        unless that process set SA_NOCLDSTOP, and a wake-up for its wait calls."""
+        act = parent.sighand.get(c.SIGCHLD)
+        if not (act is not None and act.flags & c.SA_NOCLDSTOP):
+            self.send_signal(parent, c.SIGCHLD, kernel=True)
+        parent.child_wait.wake_all()
+
     def stay_stopped(self: Kernel, task: Task) -> Any:
         """Generator: sleep while the thread group is stopped (until SIGCONT, a tracer's
         resume, SIGKILL or a group exit); a signal only re-checks."""
@@ -216,12 +224,8 @@ class SignalMixin:
             proc.stopped = True
             proc.stop_report = sig
             proc.cont_report = False
-            parent = proc.parent
-            if parent is not None:
-                act = parent.sighand.get(c.SIGCHLD)
-                if not (act is not None and act.flags & c.SA_NOCLDSTOP):
-                    self.send_signal(parent, c.SIGCHLD, kernel=True)
-                parent.child_wait.wake_all()
+            if proc.parent is not None:
+                self.do_notify_parent_cldstop(proc.parent)
             if proc.ptracer is not None:
                 proc.ptracer.process.child_wait.wake_all()
         yield from self.stay_stopped(task)
